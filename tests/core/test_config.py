@@ -77,7 +77,7 @@ def test_file_errors_name_file_and_key(tmp_path: Path, content: str, fragment: s
 def test_env_error_names_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SYMPHONY_STRICT"):
         load_config(env={"SYMPHONY_HOME": str(tmp_path), "SYMPHONY_STRICT": "maybe"})
-    with pytest.raises(ConfigError, match="SYMPHONY_HOOK_POLICY.*JSON"):
+    with pytest.raises(ConfigError, match=r"SYMPHONY_HOOK_POLICY.*JSON"):
         load_config(env={"SYMPHONY_HOME": str(tmp_path), "SYMPHONY_HOOK_POLICY": "{bad"})
 
 

@@ -35,7 +35,8 @@ def test_prevalidation_and_authoritative_are_told_apart() -> None:
         field="version",
         status=409,
     )
-    assert isinstance(pre, UserError) and isinstance(auth, UserError)
+    assert isinstance(pre, UserError)
+    assert isinstance(auth, UserError)
     assert not isinstance(pre, AuthoritativeValidationError)
     assert not isinstance(auth, PreValidationError)
     assert pre.to_dict()["sent"] is False
@@ -50,7 +51,8 @@ def test_codes_are_unique_and_stable() -> None:
     classes = list(codes.values())
     assert len(set(classes)) == len(classes)
     for code in codes:
-        assert code == code.lower() and "." in code
+        assert code == code.lower()
+        assert "." in code
     assert codes["resolve.conflict"] is ResolutionError
     assert codes["extension.load_failed"] is ExtensionLoadError
 
