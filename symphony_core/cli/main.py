@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args)
     try:
-        cli.main(args=args, prog_name="symphony", standalone_mode=False)
+        # In non-standalone mode click returns the code given to ctx.exit(n).
+        code = cli.main(args=args, prog_name="symphony", standalone_mode=False)
     except click.exceptions.Abort:
         sys.stderr.write("aborted\n")
         return sys.exit(EXIT_USER_ERROR)
@@ -109,4 +110,4 @@ def main(argv: list[str] | None = None) -> Any:
                 "(this is a bug in Symphony; run with --debug for the traceback)\n"
             )
         return sys.exit(EXIT_INTERNAL)
-    return sys.exit(0)
+    return sys.exit(code if isinstance(code, int) else 0)

@@ -83,15 +83,64 @@ ExtensionKind = Literal["instrument", "operator", "addon"]
 NetworkAccess = Literal["none", "loopback", "any"]
 ParameterType = Literal["str", "int", "float", "bool", "list", "dict", "json", "enum", "path"]
 
-ExtensionId = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="`publisher.name`")]
-Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
+ExtensionId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=ID_PATTERN,
+        description=(
+            "an extension id, `publisher.name`: lower-case letters, digits, `-` and `_`, "
+            "each part starting with a letter"
+        ),
+    ),
+]
+Name = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=NAME_PATTERN,
+        description=(
+            "a name: letters, digits and `_`, not starting with a digit, at most 64 characters"
+        ),
+    ),
+]
+EnvName = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="an environment variable name"),
+]
+EntryPoint = Annotated[
+    str, msgspec.Meta(pattern=ENTRY_PATTERN, description="`module.path:attribute`")
+]
+
+
+def _format(name: str) -> msgspec.Meta:
+    # The JSON Schema ``format`` keyword names the semantic check
+    # (symphony_core.manifest.formats) that runs once a string passed its type and pattern.
+    return msgspec.Meta(extra_json_schema={"format": name})
+
+
+def _unique(key: str) -> msgspec.Meta:
+    # Read by the validator: no two tables of the array may share this key's value.
+    return msgspec.Meta(extra={"unique": key})
+
+
+Version = Annotated[str, _format("pep440-version")]
+Specifier = Annotated[str, _format("pep440-specifier")]
+Requirement = Annotated[str, _format("pep508-requirement")]
+PortTypeExpression = Annotated[str, _format("port-type")]
+RelativePath = Annotated[str, _format("relative-path")]
+RegexPattern = Annotated[str, _format("regex")]
+Url = Annotated[str, _format("uri")]
+ByteSize = Annotated[
+    str,
+    msgspec.Meta(pattern=SIZE_PATTERN, description="a byte size such as `512MiB`"),
+    _format("byte-size"),
+]
 ActivationEvent = Annotated[
     str,
     msgspec.Meta(
         pattern=r"^(on-startup|on-node:[A-Za-z_][A-Za-z0-9_]*|on-command:[a-z][a-z0-9-]*|on-hook:[a-z_][a-z0-9_]*|on-event:[a-z][a-z0-9_.-]*)$",
         description=(
-            "When the extension is activated: `on-startup`, `on-node:<type>`, "
-            "`on-command:<name>`, `on-hook:<hook>` or `on-event:<topic>`."
+            "an activation event: `on-startup`, `on-node:<type>`, "
+            "`on-command:<name>`, `on-hook:<hook>` or `on-event:<topic>`"
         ),
     ),
 ]
@@ -122,15 +171,15 @@ class ExtensionInfo(_Base):
     """
 
     id: ExtensionId
-    version: Annotated[str, msgspec.Meta(description="PEP 440 version")]
+    version: Version
     kind: ExtensionKind
-    entry: Annotated[str, msgspec.Meta(pattern=ENTRY_PATTERN)]
-    host_api: Annotated[str, msgspec.Meta(description="PEP 440 specifier of host API versions")]
+    entry: EntryPoint
+    host_api: Specifier
     name: str | None = None
     description: str = ""
     license: str | None = None
     authors: list[str] = msgspec.field(default_factory=list)
-    homepage: str | None = None
+    homepage: Url | None = None
     order_before: list[ExtensionId] = msgspec.field(default_factory=list)
     order_after: list[ExtensionId] = msgspec.field(default_factory=list)
     activation: list[ActivationEvent] = msgspec.field(default_factory=list)
@@ -144,8 +193,8 @@ class PythonRequirements(_Base):
         requires: Python distributions the extension imports (PEP 508 requirements).
     """
 
-    requires_python: str | None = None
-    requires: list[str] = msgspec.field(default_factory=list)
+    requires_python: Specifier | None = None
+    requires: list[Requirement] = msgspec.field(default_factory=list)
 
 
 class FilesystemPermissions(_Base):
@@ -156,8 +205,8 @@ class FilesystemPermissions(_Base):
         write: Paths to write, besides its scratch directory.
     """
 
-    read: list[str] = msgspec.field(default_factory=list)
-    write: list[str] = msgspec.field(default_factory=list)
+    read: list[RelativePath] = msgspec.field(default_factory=list)
+    write: list[RelativePath] = msgspec.field(default_factory=list)
 
 
 class Permissions(_Base):
@@ -172,9 +221,7 @@ class Permissions(_Base):
 
     filesystem: FilesystemPermissions = msgspec.field(default_factory=FilesystemPermissions)
     network: NetworkAccess = "none"
-    env: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = msgspec.field(
-        default_factory=list
-    )
+    env: list[EnvName] = msgspec.field(default_factory=list)
     subprocess: bool = False
 
 
@@ -189,7 +236,7 @@ class Limits(_Base):
         open_files: Maximum open file descriptors.
     """
 
-    memory: Annotated[str, msgspec.Meta(pattern=SIZE_PATTERN)] | None = None
+    memory: ByteSize | None = None
     cpu_share: Annotated[float, msgspec.Meta(gt=0, le=1024)] | None = None
     cpu_time: Annotated[int, msgspec.Meta(gt=0)] | None = None
     processes: Annotated[int, msgspec.Meta(ge=1, le=65536)] | None = None
@@ -208,7 +255,7 @@ class Port(_Base):
     """
 
     name: Name
-    type: str = "any"
+    type: PortTypeExpression = "any"
     required: bool = True
     description: str = ""
 
@@ -220,10 +267,12 @@ class Parameter(_Base):
         type: Value type.
         default: Value used when none is given; a parameter without one is required.
         description: What the parameter controls.
-        min: Smallest allowed number (``int``/``float``), or shortest length.
-        max: Largest allowed number, or longest length.
+        min: Smallest allowed value of an ``int``/``float``, or shortest length of a
+            ``str``, ``path``, ``list`` or ``dict``.
+        max: Largest allowed value, or longest length.
         choices: Allowed values (required for ``enum``).
-        pattern: Regular expression a ``str`` value must match.
+        pattern: Regular expression searched in ``str`` and ``path`` values; anchor it
+            (``^...$``) to match the whole value.
     """
 
     type: ParameterType
@@ -232,7 +281,7 @@ class Parameter(_Base):
     min: float | None = None
     max: float | None = None
     choices: list[Any] | None = None
-    pattern: str | None = None
+    pattern: RegexPattern | None = None
 
 
 class NodeType(_Base):
@@ -249,8 +298,8 @@ class NodeType(_Base):
 
     type: Name
     description: str = ""
-    inputs: list[Port] = msgspec.field(default_factory=list)
-    outputs: list[Port] = msgspec.field(default_factory=list)
+    inputs: Annotated[list[Port], _unique("name")] = msgspec.field(default_factory=list)
+    outputs: Annotated[list[Port], _unique("name")] = msgspec.field(default_factory=list)
     parameters: dict[Name, Parameter] = msgspec.field(default_factory=dict)
     cpu_bound: bool = False
 
@@ -265,7 +314,7 @@ class TemplateRef(_Base):
     """
 
     name: Name
-    path: str
+    path: RelativePath
     description: str = ""
 
 
@@ -283,12 +332,12 @@ class Manifest(_Base):
     """
 
     extension: ExtensionInfo
-    dependencies: dict[ExtensionId, str] = msgspec.field(default_factory=dict)
+    dependencies: dict[ExtensionId, Specifier] = msgspec.field(default_factory=dict)
     python: PythonRequirements = msgspec.field(default_factory=PythonRequirements)
     permissions: Permissions = msgspec.field(default_factory=Permissions)
     limits: Limits = msgspec.field(default_factory=Limits)
-    nodes: list[NodeType] = msgspec.field(default_factory=list)
-    templates: list[TemplateRef] = msgspec.field(default_factory=list)
+    nodes: Annotated[list[NodeType], _unique("type")] = msgspec.field(default_factory=list)
+    templates: Annotated[list[TemplateRef], _unique("name")] = msgspec.field(default_factory=list)
 
     @property
     def id(self) -> str:

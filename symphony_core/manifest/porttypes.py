@@ -7,9 +7,10 @@ Grammar (white space between tokens is ignored)::
     custom := publisher "." name      (an opaque type owned by an extension, e.g. acme.embedding)
 
 An output of type ``S`` may feed an input of type ``T`` when :func:`is_assignable` says
-so: ``any`` on either side matches, ``int`` widens to ``float``, ``str``/``int``/
-``float``/``bool``/``none`` and lists and dicts of ``json`` values are ``json``,
-containers are covariant in their element type, and custom types match only themselves.
+so: ``any`` on either side matches, ``int`` widens to ``float``, the JSON scalars
+(``str``, ``int``, ``float``, ``bool``, ``none``) and lists and dicts of them are
+``json``, containers are covariant in their element type, and custom types match only
+themselves.
 """
 
 from __future__ import annotations
