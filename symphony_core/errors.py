@@ -207,8 +207,8 @@ class ExtensionLoadError(ExtensionError, UserError):
     code = "extension.load_failed"
 
 
-class HostApiError(ExtensionError, UserError):
-    """An extension needs a host API this host does not provide."""
+class HostApiError(ExtensionLoadError):
+    """An extension needs a host API this host does not provide (so it cannot load)."""
 
     code = "extension.host_api_incompatible"
 
