@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from symphony_core.cli.doctor import doctor
+from symphony_core.cli.ext import ext
 from symphony_core.cli.main import cli
 
 __all__ = ["cli"]
+
+cli.add_command(doctor)
+cli.add_command(ext)

@@ -1,0 +1,394 @@
+"""The :class:`Host`: the one object a host application embeds.
+
+``Host.start()`` reads the configuration, discovers the installed extensions (manifests
+only, no extension code imported), resolves them against each other and the host API,
+and hands the loadable trusted ones to the in-process runtime, which imports each on
+first use. Every extension that cannot load is kept with its cause, so a listing shows
+all of them and nothing fails silently.
+
+    with Host.start_default() as host:
+        for status in host.extensions():
+            print(status.id, status.status)
+        outputs = host.call_node("examples.textops/word_count", {"tokens": ["a", "b", "a"]})
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import msgspec
+
+from symphony_core.config import Config, load_config
+from symphony_core.discovery import DiscoveryResult, discover
+from symphony_core.errors import ExtensionError, ExtensionLoadError, SymphonyError, UserError
+from symphony_core.extension import ExtensionRecord, Trust
+from symphony_core.log import get_logger
+from symphony_core.manifest.model import Manifest
+from symphony_core.ports.runtime import UnknownExtensionError as _PortUnknownExtensionError
+from symphony_core.resolve import InstalledResolution, resolve_installed
+from symphony_core.runtime.inprocess import InProcessRuntime
+
+__all__ = [
+    "ExtensionNotRunnableError",
+    "ExtensionStatus",
+    "Host",
+    "HostNotStartedError",
+    "SandboxUnavailableError",
+    "Status",
+    "UnknownExtensionError",
+]
+
+_log = get_logger("host")
+
+Status = Literal[
+    "active", "ready", "sandboxed", "failed", "refused", "disabled", "safe-mode"
+]
+"""Where an installed extension stands:
+
+* ``active`` — trusted, imported and activated in-process;
+* ``ready`` — trusted, resolved, will be imported on first use;
+* ``sandboxed`` — community, resolved; runs in a sandboxed process;
+* ``failed`` — discovery failed (bad entry point or manifest), or activation failed;
+* ``refused`` — resolution refused it (missing or conflicting dependency, host API);
+* ``disabled`` — turned off by the ``disabled`` setting;
+* ``safe-mode`` — a community extension while safe mode is on.
+"""
+
+
+class HostNotStartedError(UserError):
+    """The host was used before :meth:`Host.start` or after :meth:`Host.close`."""
+
+    code = "host.not_started"
+
+
+class SandboxUnavailableError(ExtensionError, UserError):
+    """A community extension was called but this host has no sandbox runtime attached."""
+
+    code = "host.sandbox_unavailable"
+
+
+class ExtensionStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """One installed extension as the host sees it.
+
+    Attributes:
+        id: The extension id (the entry point's name when the manifest is unreadable).
+        version: The extension version, or the distribution's when the manifest is bad.
+        kind: ``instrument``, ``operator`` or ``addon``; ``None`` without a manifest.
+        trust: ``trusted`` (in-process) or ``community`` (sandboxed).
+        status: See :data:`Status`.
+        distribution: The Python distribution that ships it.
+        distribution_version: That distribution's version.
+        manifest_path: Where the manifest was read from, when it was found.
+        cause: Why it is ``failed`` or ``refused``: the error's ``to_dict()``.
+    """
+
+    id: str
+    version: str
+    kind: str | None
+    trust: Trust
+    status: Status
+    distribution: str
+    distribution_version: str
+    manifest_path: str | None = None
+    cause: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the status as JSON-serialisable builtins."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+class Host:
+    """Discovers, resolves and runs extensions for one host application.
+
+    Args:
+        config: The configuration; :func:`symphony_core.config.load_config` when omitted.
+        paths: Search path for extensions (``sys.path`` when omitted).
+        runtime: The in-process runtime to use (one is built from ``config`` when omitted).
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        paths: Sequence[str] | None = None,
+        runtime: InProcessRuntime | None = None,
+    ) -> None:
+        self.config = config or load_config()
+        self._paths = list(paths) if paths is not None else None
+        self._runtime = runtime
+        self._discovery: DiscoveryResult | None = None
+        self._resolution: InstalledResolution | None = None
+        self._activation_failures: dict[str, SymphonyError] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def start_default(cls, **settings: Any) -> Host:
+        """Build a host from the layered configuration plus ``settings`` and start it."""
+        return cls(load_config(settings)).start()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Host:
+        """Discover, resolve and register the extensions; import none of them.
+
+        Returns:
+            The host itself, for chaining.
+
+        Raises:
+            StrictDiscoveryError: Strict mode is on and an extension failed discovery.
+            ResolutionError: Strict mode is on and an extension was refused.
+        """
+        with self._lock:
+            discovery = discover(self.config, paths=self._paths)
+            resolution = resolve_installed(discovery.extensions, strict=self.config.strict)
+            runtime = self._runtime or InProcessRuntime(self.config)
+            for record in resolution.loadable:
+                if record.trust == "trusted":
+                    runtime.add(record)
+            self._discovery, self._resolution, self._runtime = discovery, resolution, runtime
+        for failure in discovery.failures:
+            _log.warning(
+                "extension not loaded: %s",
+                failure.describe(),
+                extra={"extension_id": failure.extension_id},
+            )
+        for ext, error in resolution.refused.items():
+            _log.warning("extension refused: %s", error, extra={"extension_id": ext})
+        return self
+
+    def close(self) -> None:
+        """Deactivate every active extension, in reverse activation order."""
+        with self._lock:
+            runtime, self._runtime = self._runtime, None
+            self._discovery = self._resolution = None
+        if runtime is not None:
+            runtime.close()
+
+    def __enter__(self) -> Host:
+        if self._discovery is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- what is installed ---------------------------------------------------------------
+
+    def _started(self) -> tuple[DiscoveryResult, InstalledResolution, InProcessRuntime]:
+        if self._discovery is None or self._resolution is None or self._runtime is None:
+            raise HostNotStartedError(
+                "the host is not started", hint="call Host.start() (or use it as a context)"
+            )
+        return self._discovery, self._resolution, self._runtime
+
+    @property
+    def runtime(self) -> InProcessRuntime:
+        """The in-process runtime of the trusted extensions."""
+        return self._started()[2]
+
+    @property
+    def discovery(self) -> DiscoveryResult:
+        """What discovery found at start-up."""
+        return self._started()[0]
+
+    @property
+    def resolution(self) -> InstalledResolution:
+        """What resolution decided at start-up (load order and refusals)."""
+        return self._started()[1]
+
+    def load_order(self) -> list[str]:
+        """Ids of the loadable extensions, dependencies first."""
+        return list(self._started()[1].load_order)
+
+    def record(self, extension_id: str) -> ExtensionRecord:
+        """Return the discovered record of a loadable or refused extension.
+
+        Raises:
+            UnknownExtensionError: No installed extension has this id.
+        """
+        discovery, _, _ = self._started()
+        record = discovery.get(extension_id)
+        if record is None:
+            for skipped in discovery.skipped:
+                if skipped.extension_id == extension_id and skipped.record is not None:
+                    return skipped.record
+            raise UnknownExtensionError(
+                "no installed extension has this id",
+                extension_id=extension_id,
+                hint="run 'symphony ext list' to see the installed extensions",
+            )
+        return record
+
+    def manifest(self, extension_id: str) -> Manifest:
+        """Return the manifest of an installed extension."""
+        return self.record(extension_id).manifest
+
+    def extensions(self) -> list[ExtensionStatus]:
+        """Every installed extension with its status, sorted by id then distribution."""
+        discovery, resolution, runtime = self._started()
+        out: list[ExtensionStatus] = []
+        loadable = {r.id for r in resolution.loadable}
+        for record in discovery.extensions:
+            cause: SymphonyError | None = None
+            status: Status
+            if record.id in resolution.refused:
+                status, cause = "refused", resolution.refused[record.id]
+            elif record.id in self._activation_failures:
+                status, cause = "failed", self._activation_failures[record.id]
+            elif record.trust == "community":
+                status = "sandboxed"
+            elif runtime.is_active(record.id):
+                status = "active"
+            else:
+                status = "ready" if record.id in loadable else "refused"
+            out.append(_status_of(record, status, cause))
+        for failure in discovery.failures:
+            out.append(
+                ExtensionStatus(
+                    id=failure.extension_id,
+                    version=failure.distribution_version,
+                    kind=None,
+                    trust="community",
+                    status="failed",
+                    distribution=failure.distribution,
+                    distribution_version=failure.distribution_version,
+                    cause=failure.error.to_dict(),
+                )
+            )
+        for skipped in discovery.skipped:
+            if skipped.record is not None:
+                out.append(_status_of(skipped.record, skipped.reason, skipped.error))
+            else:
+                out.append(
+                    ExtensionStatus(
+                        id=skipped.extension_id,
+                        version=skipped.distribution_version,
+                        kind=None,
+                        trust="community",
+                        status=skipped.reason,
+                        distribution=skipped.distribution,
+                        distribution_version=skipped.distribution_version,
+                        cause=skipped.error.to_dict() if skipped.error else None,
+                    )
+                )
+        out.sort(key=lambda s: (s.id, s.distribution))
+        return out
+
+    def status(self, extension_id: str) -> ExtensionStatus:
+        """Return one extension's status.
+
+        Raises:
+            UnknownExtensionError: No installed extension has this id.
+        """
+        for status in self.extensions():
+            if status.id == extension_id:
+                return status
+        raise UnknownExtensionError(
+            "no installed extension has this id",
+            extension_id=extension_id,
+            hint="run 'symphony ext list' to see the installed extensions",
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    def activate(self, extension_id: str) -> None:
+        """Activate a trusted extension now instead of on first use.
+
+        Raises:
+            SandboxUnavailableError: The extension is a community one.
+            ExtensionLoadError: Import or activation failed (the status becomes ``failed``).
+        """
+        self._check_runnable(extension_id)
+        try:
+            self.runtime.activate(extension_id)
+        except SymphonyError as exc:
+            self._activation_failures[extension_id] = exc
+            raise
+        self._activation_failures.pop(extension_id, None)
+
+    def call_node(
+        self,
+        node_type: str,
+        inputs: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+    ) -> Mapping[str, Any]:
+        """Run one node and return its outputs.
+
+        Args:
+            node_type: ``extension.id/node_type`` or a bare node type that exactly one
+                extension declares.
+            inputs: Values of the node's input ports.
+            params: Values of the node's parameters.
+
+        Returns:
+            The node's outputs, checked against the manifest.
+        """
+        ext_id: str | None = None
+        if "/" in node_type:
+            ext_id, node_type = node_type.split("/", 1)
+            self._check_runnable(ext_id)
+        try:
+            return self.runtime.call_node(node_type, inputs, params, extension_id=ext_id)
+        except ExtensionLoadError as exc:
+            # A lazy activation failed: remember it so listings show the extension as failed.
+            if exc.extension_id is not None:
+                self._activation_failures[exc.extension_id] = exc
+            raise
+
+    def call_hook(self, hook: str, /, **kwargs: Any) -> Any:
+        """Broadcast a hook to the trusted extensions that take part in it."""
+        return self.runtime.call_hook(hook, **kwargs)
+
+    def _check_runnable(self, extension_id: str) -> None:
+        status = self.status(extension_id)
+        if status.status in ("failed", "refused", "disabled", "safe-mode"):
+            reason = (status.cause or {}).get("message", status.status)
+            raise ExtensionNotRunnableError(
+                f"cannot run: it is {status.status} ({reason})",
+                extension_id=extension_id,
+                hint="run 'symphony ext info " + extension_id + "' for the cause",
+            )
+        if status.trust == "community":
+            raise SandboxUnavailableError(
+                "is a community extension and runs only in a sandboxed process, "
+                "which this host has not started",
+                extension_id=extension_id,
+                hint="trust it explicitly (the 'trusted' setting) only if you vouch for its code",
+            )
+
+
+class UnknownExtensionError(_PortUnknownExtensionError, UserError):
+    """No installed extension has the given id (a user's typo, hence a user error)."""
+
+    code = "host.unknown_extension"
+
+
+class ExtensionNotRunnableError(ExtensionError, UserError):
+    """The extension is installed but failed, was refused, disabled or skipped."""
+
+    code = "host.extension_not_runnable"
+
+
+def _status_of(
+    record: ExtensionRecord, status: Status, cause: SymphonyError | None
+) -> ExtensionStatus:
+    return ExtensionStatus(
+        id=record.id,
+        version=record.version,
+        kind=record.manifest.extension.kind,
+        trust=record.trust,
+        status=status,
+        distribution=record.distribution,
+        distribution_version=record.distribution_version,
+        manifest_path=str(record.manifest_path),
+        cause=cause.to_dict() if cause is not None else None,
+    )
