@@ -8,11 +8,8 @@ pluggy. :mod:`symphony_sdk.testing` builds an in-process runtime for your tests.
 
 from __future__ import annotations
 
-from symphony_core.hooks.context import ExtensionContext as Context
-from symphony_core.hooks.health import InstrumentHealth
-from symphony_core.hooks.markers import hookimpl
-from symphony_core.hostapi import HOST_API_VERSION
-from symphony_core.runtime.inprocess import NodeOutputError
+from symphony_core import HOST_API_VERSION, InstrumentHealth, NodeOutputError, hookimpl
+from symphony_core import ExtensionContext as Context
 from symphony_sdk.addon import Addon
 from symphony_sdk.errors import NodeDefinitionError, NodeInputError, NodeManifestMismatchError
 from symphony_sdk.extension import Extension

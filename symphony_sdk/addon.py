@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from symphony_core.hooks.markers import hookimpl
+from symphony_core import hookimpl
 from symphony_sdk.extension import Extension, choose_impl
 
 if TYPE_CHECKING:

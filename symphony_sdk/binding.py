@@ -15,11 +15,15 @@ from typing import Any
 
 import msgspec
 
-from symphony_core.hooks.context import ExtensionContext
-from symphony_core.manifest.model import NodeType, Parameter
-from symphony_core.manifest.parameters import parameter_value_problems
-from symphony_core.manifest.porttypes import PortType, parse_port_type
-from symphony_core.runtime.inprocess import NodeOutputError
+from symphony_core import (
+    ExtensionContext,
+    NodeOutputError,
+    NodeType,
+    Parameter,
+    PortType,
+    parameter_value_problems,
+    parse_port_type,
+)
 from symphony_sdk.errors import NodeInputError, NodeManifestMismatchError
 from symphony_sdk.nodes import CONTEXT, INSTANCE, NodeSignature
 from symphony_sdk.values import value_mismatch

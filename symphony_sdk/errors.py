@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from symphony_core.errors import ExtensionError, UserError
+from symphony_core import ExtensionError, UserError
 
 __all__ = ["NodeDefinitionError", "NodeInputError", "NodeManifestMismatchError"]
 

@@ -13,9 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from symphony_core.errors import ExtensionError
-from symphony_core.hooks.context import ExtensionContext
-from symphony_core.hooks.markers import hookimpl
+from symphony_core import ExtensionContext, ExtensionError, hookimpl
 from symphony_sdk.binding import NodeBinding, bind_node
 from symphony_sdk.errors import NodeManifestMismatchError
 from symphony_sdk.nodes import NodeSignature

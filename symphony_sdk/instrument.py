@@ -7,10 +7,7 @@ import inspect
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from symphony_core.errors import ExtensionError
-from symphony_core.hooks.context import ExtensionContext
-from symphony_core.hooks.health import InstrumentHealth
-from symphony_core.hooks.markers import hookimpl
+from symphony_core import ExtensionContext, ExtensionError, InstrumentHealth, hookimpl
 from symphony_sdk.extension import Extension, choose_impl
 from symphony_sdk.nodes import CONTEXT, INSTANCE, collect_nodes
 

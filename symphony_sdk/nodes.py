@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, TypeVar, overload
 
-from symphony_core.manifest.model import NAME_PATTERN
+from symphony_core import NAME_PATTERN
 from symphony_sdk.errors import NodeDefinitionError
 
 __all__ = ["CONTEXT", "INSTANCE", "NodeSignature", "collect_nodes", "node"]

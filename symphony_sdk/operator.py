@@ -6,8 +6,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from symphony_core.hooks.context import ExtensionContext
-from symphony_core.hooks.markers import hookimpl
+from symphony_core import ExtensionContext, hookimpl
 from symphony_sdk.extension import Extension
 from symphony_sdk.nodes import CONTEXT, collect_nodes
 

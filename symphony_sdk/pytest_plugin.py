@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from symphony_core.runtime.inprocess import InProcessRuntime
+from symphony_core import InProcessRuntime
 from symphony_sdk.testing import make_runtime
 
 __all__ = ["symphony_home", "symphony_runtime"]

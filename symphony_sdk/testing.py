@@ -13,11 +13,15 @@ import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
-from symphony_core.config import Config
-from symphony_core.errors import UserError
-from symphony_core.extension import ExtensionRecord, Trust
-from symphony_core.manifest import MANIFEST_NAME, load_manifest
-from symphony_core.runtime.inprocess import InProcessRuntime
+from symphony_core import (
+    MANIFEST_NAME,
+    Config,
+    ExtensionRecord,
+    InProcessRuntime,
+    Trust,
+    UserError,
+    load_manifest,
+)
 
 __all__ = ["ENTRY_POINT_GROUP", "make_runtime", "package_dir", "record_for_package"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from symphony_core.manifest.porttypes import PortType
+from symphony_core import PortType
 
 __all__ = ["value_mismatch"]
 

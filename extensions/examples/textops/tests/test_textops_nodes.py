@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symphony_core.errors import HookCallError
-from symphony_core.runtime import InProcessRuntime
+from symphony_core import HookCallError, InProcessRuntime
 from symphony_sdk import NodeInputError
 from symphony_sdk.testing import make_runtime
 
