@@ -1,0 +1,402 @@
+"""The fork server ("zygote"): a small warm process that forks one sandboxed child per request.
+
+It is started once by the host with ``python -I -S`` (isolated: no user site, no
+``PYTHON*`` variables, no ``site`` imports), imports only the sandbox modules, msgspec
+and the allow-listed target modules, and then waits on a ``SOCK_SEQPACKET`` socket
+shared with the host. It holds nothing of the host's memory, descriptors or locks —
+unlike a fork of the host itself — and forking it is cheap because it is small.
+
+Protocol (each message one packet, msgpack, tagged unions below):
+
+* host → zygote: :class:`SpawnRequest` with the IPC socket, audit pipe and stderr
+  descriptors attached (``SCM_RIGHTS``), or :class:`Shutdown`;
+* zygote → host: :class:`Ready` once after start, :class:`Spawned` (with a pidfd of the
+  child attached) or :class:`SpawnFailed` per request, :class:`Exited` whenever a
+  spawned child ends (the zygote is its parent and reaps it).
+
+The zygote dies with the host (``PR_SET_PDEATHSIG`` and end-of-file on its socket) and
+then kills every child it made, their cgroups' members included. It is a child
+subreaper, so processes orphaned by a sandboxed child stay below it and are reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import selectors
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import msgspec
+
+from symphony_core.runtime.sandbox import syscalls
+from symphony_core.runtime.sandbox.boot import (
+    BOOT_FAILED,
+    BootReport,
+    BootSpec,
+    boot,
+    resolve_target,
+)
+
+__all__ = [
+    "MAX_MESSAGE",
+    "Exited",
+    "Ready",
+    "Reply",
+    "Request",
+    "Shutdown",
+    "SpawnFailed",
+    "SpawnRequest",
+    "Spawned",
+    "ZygoteConfig",
+    "main",
+]
+
+#: Largest message either side accepts.
+MAX_MESSAGE = 1 << 20
+_BOOT_TIMEOUT = 10.0
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+class ZygoteConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How the host configures its zygote (passed on the command line as JSON).
+
+    Attributes:
+        host_pid: The host's pid; the zygote exits if its parent is anyone else.
+        allowed_targets: The only ``module:function`` callables a child may run.
+        sys_path: Import path of the zygote (the host's, minus its script directory).
+    """
+
+    host_pid: int
+    allowed_targets: tuple[str, ...]
+    sys_path: tuple[str, ...] = ()
+
+
+class SpawnRequest(msgspec.Struct, frozen=True, kw_only=True, tag="spawn"):
+    """Fork a child and boot it with ``boot``.
+
+    Attributes:
+        id: Request id, echoed in the reply.
+        boot: The child's boot specification.
+        fds: Names of the attached descriptors, in order (``ipc``, ``audit``, ``stderr``).
+    """
+
+    id: int
+    boot: BootSpec
+    fds: tuple[str, ...] = ()
+
+
+class Shutdown(msgspec.Struct, frozen=True, tag="shutdown"):
+    """Kill every child and exit."""
+
+
+class Ready(msgspec.Struct, frozen=True, kw_only=True, tag="ready"):
+    """The zygote is up.
+
+    Attributes:
+        pid: Its pid.
+        startup_ms: Time from interpreter start to ready.
+        preloaded: Target modules imported ahead of time.
+        errors: Allowed targets that failed to import, with the reason.
+    """
+
+    pid: int
+    startup_ms: float
+    preloaded: tuple[str, ...] = ()
+    errors: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Spawned(msgspec.Struct, frozen=True, kw_only=True, tag="spawned"):
+    """A child booted successfully (its pidfd is attached).
+
+    Attributes:
+        id: The request id.
+        pid: The child's pid.
+        boot_ms: Fork to ready, in the zygote's view.
+        step_ms: Time of each boot step.
+    """
+
+    id: int
+    pid: int
+    boot_ms: float
+    step_ms: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class SpawnFailed(msgspec.Struct, frozen=True, kw_only=True, tag="failed"):
+    """A child could not be started or did not finish booting.
+
+    Attributes:
+        id: The request id.
+        step: The boot step that failed (``target``, ``fork``, ``timeout``...).
+        error: What went wrong.
+        pid: The child's pid, if one was forked.
+        returncode: How the child ended, if it did.
+    """
+
+    id: int
+    step: str
+    error: str
+    pid: int | None = None
+    returncode: int | None = None
+
+
+class Exited(msgspec.Struct, frozen=True, kw_only=True, tag="exited"):
+    """A spawned child ended.
+
+    Attributes:
+        pid: The child's pid.
+        returncode: Exit code, or minus the signal number that killed it.
+    """
+
+    pid: int
+    returncode: int
+
+
+Request = SpawnRequest | Shutdown
+Reply = Ready | Spawned | SpawnFailed | Exited
+
+
+class _Stop(Exception):
+    pass
+
+
+def _read_report(fd: int, deadline: float) -> BootReport | None:
+    data = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) >= 4 and len(data) >= 4 + int.from_bytes(data[:4], "little"):
+            break
+    if len(data) < 4:
+        return None
+    size = int.from_bytes(data[:4], "little")
+    try:
+        return msgspec.msgpack.decode(data[4 : 4 + size], type=BootReport)
+    except msgspec.DecodeError:
+        return None
+
+
+class _Zygote:
+    def __init__(self, sock: socket.socket, config: ZygoteConfig) -> None:
+        self.sock = sock
+        self.config = config
+        self.allowed = frozenset(config.allowed_targets)
+        self.children: dict[int, BootSpec] = {}
+        self.encoder = msgspec.msgpack.Encoder()
+        self.decoder: msgspec.msgpack.Decoder[Request] = msgspec.msgpack.Decoder(Request)
+        self.pid = os.getpid()
+
+    def send(self, message: Reply, fds: list[int] | None = None) -> None:
+        data = self.encoder.encode(message)
+        if fds:
+            socket.send_fds(self.sock, [data], fds)
+        else:
+            self.sock.send(data)
+
+    def spawn(self, request: SpawnRequest, fds: list[int]) -> None:
+        named = dict(zip(request.fds, fds, strict=False))
+        try:
+            self._spawn(request, named)
+        finally:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _spawn(self, request: SpawnRequest, fds: dict[str, int]) -> None:
+        if request.boot.target not in self.allowed:
+            self.send(
+                SpawnFailed(
+                    id=request.id,
+                    step="target",
+                    error=f"target {request.boot.target!r} is not on the allow-list",
+                )
+            )
+            return
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        start = time.perf_counter()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(read_end)
+            os.close(write_end)
+            self.send(SpawnFailed(id=request.id, step="fork", error=str(exc)))
+            return
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            try:
+                signal.set_wakeup_fd(-1)
+                # As in any Python process: SIGPIPE stays ignored (BrokenPipeError),
+                # SIGINT raises KeyboardInterrupt.
+                for sig in (signal.SIGCHLD, signal.SIGTERM):
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                os.close(read_end)
+                self.sock.close()
+                boot(
+                    request.boot,
+                    parent=self.pid,
+                    ipc_fd=fds.get("ipc"),
+                    audit_fd=fds.get("audit"),
+                    stderr_fd=fds.get("stderr"),
+                    status_fd=write_end,
+                )
+            finally:
+                os._exit(BOOT_FAILED)
+        os.close(write_end)
+        try:
+            report = _read_report(read_end, time.monotonic() + _BOOT_TIMEOUT)
+        finally:
+            os.close(read_end)
+        boot_ms = (time.perf_counter() - start) * 1000
+        if report is not None and report.ok:
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                pidfd = -1
+            self.children[pid] = request.boot
+            reply = Spawned(id=request.id, pid=pid, boot_ms=boot_ms, step_ms=report.step_ms)
+            try:
+                self.send(reply, [pidfd] if pidfd >= 0 else None)
+            finally:
+                if pidfd >= 0:
+                    os.close(pidfd)
+            return
+        if report is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        self.send(
+            SpawnFailed(
+                id=request.id,
+                step=report.step if report is not None else "timeout",
+                error=report.error
+                if report is not None
+                else f"the child did not finish booting within {_BOOT_TIMEOUT:.0f} s",
+                pid=pid,
+                returncode=os.waitstatus_to_exitcode(status),
+            )
+        )
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if self.children.pop(pid, None) is not None:
+                self.send(Exited(pid=pid, returncode=os.waitstatus_to_exitcode(status)))
+
+    def kill_all(self) -> None:
+        for pid, spec in list(self.children.items()):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            for procs in spec.cgroup_procs:
+                with contextlib.suppress(OSError, ValueError), open(procs, encoding="ascii") as f:
+                    for member in f.read().split():
+                        with contextlib.suppress(OSError):
+                            os.kill(int(member), signal.SIGKILL)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.005)
+        self.children.clear()
+
+    def handle(self) -> None:
+        try:
+            data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 8)
+        except ConnectionResetError:
+            raise _Stop from None
+        if not data:
+            raise _Stop
+        try:
+            request = self.decoder.decode(data)
+        except msgspec.DecodeError:
+            for fd in fds:
+                os.close(fd)
+            raise _Stop from None
+        if isinstance(request, Shutdown):
+            raise _Stop
+        self.spawn(request, fds)
+
+    def serve(self) -> None:
+        wake_read, wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.sock, selectors.EVENT_READ, "control")
+        selector.register(wake_read, selectors.EVENT_READ, "wake")
+        try:
+            while True:
+                for key, _ in selector.select():
+                    if key.data == "wake":
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(wake_read, 4096)
+                    else:
+                        self.handle()
+                self.reap()
+        except (_Stop, BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            self.kill_all()
+
+
+def _terminate(*_: Any) -> None:
+    raise _Stop
+
+
+def main(control_fd: int, config_json: str, started: float) -> None:
+    """Run the fork server on the socket ``control_fd``; returns when the host is gone.
+
+    Args:
+        control_fd: The zygote's end of the host's ``SOCK_SEQPACKET`` socket pair.
+        config_json: A :class:`ZygoteConfig` as JSON.
+        started: ``time.perf_counter()`` at interpreter start, for the start-up figure.
+    """
+    config = msgspec.json.decode(config_json, type=ZygoteConfig)
+    syscalls.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != config.host_pid:
+        return
+    syscalls.prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=control_fd)
+    zygote = _Zygote(sock, config)
+    preloaded: list[str] = []
+    errors: dict[str, str] = {}
+    for target in config.allowed_targets:
+        try:
+            resolve_target(target)
+            preloaded.append(target)
+        except Exception as exc:
+            errors[target] = f"{type(exc).__name__}: {exc}"
+    zygote.send(
+        Ready(
+            pid=zygote.pid,
+            startup_ms=(time.perf_counter() - started) * 1000,
+            preloaded=tuple(preloaded),
+            errors=errors,
+        )
+    )
+    try:
+        zygote.serve()
+    except _Stop:
+        zygote.kill_all()
+    sys.stdout.flush()

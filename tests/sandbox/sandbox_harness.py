@@ -1,0 +1,126 @@
+"""Helpers for sandbox tests: run a function in a forked child, try an action for its errno."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import psutil
+
+from symphony_core.runtime.sandbox import cgroups
+from symphony_core.runtime.sandbox.launcher import AuditRecord, Launcher
+
+
+class ChildFailed(AssertionError):
+    """The function raised in the child."""
+
+
+def outcome(action: Callable[[], object]) -> int | str:
+    """Return ``"ok"`` if ``action()`` succeeds, else the errno of its ``OSError``."""
+    try:
+        action()
+    except OSError as exc:
+        return exc.errno if exc.errno is not None else -1
+    return "ok"
+
+
+def run_in_child(fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Fork, run ``fn`` in the child (its own session), return its msgpack-able result.
+
+    Irreversible restrictions (Landlock, seccomp, namespaces) are applied there, never
+    in the test runner.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.close(read_end)
+            os.setsid()
+            try:
+                payload = {"ok": True, "value": fn()}
+            except BaseException as exc:
+                payload = {"ok": False, "value": f"{type(exc).__name__}: {exc}"}
+            data = msgspec.msgpack.encode(payload)
+            os.write(write_end, len(data).to_bytes(4, "little") + data)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("child did not answer")
+            ready, _, _ = select.select([read_end], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(read_end)
+        if data == b"":
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if len(data) < 4:
+        raise ChildFailed("child died without an answer")
+    result = msgspec.msgpack.decode(data[4:])
+    if not result["ok"]:
+        raise ChildFailed(result["value"])
+    return result["value"]
+
+
+class Recorder:
+    """Collects audit records from the launcher's I/O thread."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, record: AuditRecord) -> None:
+        with self._cond:
+            self.records.append(record)
+            self._cond.notify_all()
+
+    def wait_for(self, match: Callable[[AuditRecord], bool], timeout: float = 5.0) -> AuditRecord:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for record in self.records:
+                    if match(record):
+                        return record
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no matching audit record in {self.records}")
+                self._cond.wait(remaining)
+
+
+def own_cgroups() -> list[Path]:
+    """Sandbox cgroups created by this (test) process that still exist."""
+    support = cgroups.discover(try_create=False)
+    found: list[Path] = []
+    parents = {Path(c.directory) for c in support.controllers.values() if c.directory}
+    if support.accounting_dir:
+        parents.add(Path(support.accounting_dir))
+    for parent in parents:
+        found += [p for p in parent.glob(f"symphony-{os.getpid()}-*") if p.is_dir()]
+    return found
+
+
+def zygote_children(launcher: Launcher) -> list[psutil.Process]:
+    pid = launcher.server_pid
+    if pid is None:
+        return []
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if p.status() != "zombie"]
+    except psutil.NoSuchProcess:
+        return []
