@@ -14,22 +14,28 @@ all of them and nothing fails silently.
 
 from __future__ import annotations
 
-import threading
+import _thread  # threading's locks without importing threading (a warm start needs no more)
+import gc
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 
 from symphony_core.config import Config, load_config
-from symphony_core.discovery import DiscoveryResult, discover
+from symphony_core.discovery.pipeline import DiscoverySession, open_discovery
+from symphony_core.discovery.result import DiscoveryFailure, DiscoveryResult, SkippedExtension
 from symphony_core.errors import ExtensionError, ExtensionLoadError, SymphonyError, UserError
 from symphony_core.extension import ExtensionRecord, Trust
-from symphony_core.log import get_logger
-from symphony_core.manifest.model import Manifest
-from symphony_core.ports.runtime import UnknownExtensionError as _PortUnknownExtensionError
-from symphony_core.resolve import InstalledResolution, resolve_installed
+from symphony_core.resolution.outcome import InstalledResolution, refusals_error
+from symphony_core.resolution.snapshot import SNAPSHOT_NAME, dump_resolution, load_resolution
 from symphony_core.runtime.inprocess import InProcessRuntime
+
+if TYPE_CHECKING:
+    import logging
+
+    from symphony_core.manifest.model import Manifest
+    from symphony_core.ports.runtime import UnknownExtensionError as _PortUnknownExtensionError
 
 __all__ = [
     "ExtensionNotRunnableError",
@@ -41,11 +47,18 @@ __all__ = [
     "UnknownExtensionError",
 ]
 
-_log = get_logger("host")
+_class_lock = _thread.allocate_lock()
 
-Status = Literal[
-    "active", "ready", "sandboxed", "failed", "refused", "disabled", "safe-mode"
-]
+
+def _log() -> logging.Logger:
+    # symphony_core.log (and the logging package) is imported when something is logged:
+    # a start that has nothing to report does not need it.
+    from symphony_core.log import get_logger
+
+    return get_logger("host")
+
+
+Status = Literal["active", "ready", "sandboxed", "failed", "refused", "disabled", "safe-mode"]
 """Where an installed extension stands:
 
 * ``active`` — trusted, imported and activated in-process;
@@ -56,6 +69,33 @@ Status = Literal[
 * ``disabled`` — turned off by the ``disabled`` setting;
 * ``safe-mode`` — a community extension while safe mode is on.
 """
+
+
+def _resolve(session: DiscoverySession) -> InstalledResolution:
+    """Resolve the discovered extensions, reusing the result kept in the discovery index.
+
+    The start-up resolution depends only on the records and Symphony's own code, both
+    of which the index vouches for; when every record came from the index unchanged,
+    the result computed from exactly these extensions is read back instead of parsing
+    every version and specifier again, and a new result is kept for the next start.
+    """
+    records = session.result.extensions
+    ids = [record.id for record in records]
+    reusable = session.reusable(ids)
+    if reusable:
+        data = session.recall(SNAPSHOT_NAME, ids)
+        if data is not None:
+            kept = load_resolution(data, records)
+            if kept is not None:
+                return kept
+    from symphony_core.resolution.installed import resolve_installed  # packaging, rules
+
+    resolution = resolve_installed(records)
+    if reusable:
+        data = dump_resolution(resolution)
+        if data is not None:
+            session.remember(SNAPSHOT_NAME, ids, data)
+    return resolution
 
 
 class HostNotStartedError(UserError):
@@ -123,7 +163,12 @@ class Host:
         self._discovery: DiscoveryResult | None = None
         self._resolution: InstalledResolution | None = None
         self._activation_failures: dict[str, SymphonyError] = {}
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
+        # Built at start, so one extension's status or record is a dict lookup.
+        self._records: dict[str, ExtensionRecord] = {}
+        self._failures: dict[str, list[DiscoveryFailure]] = {}
+        self._skipped: dict[str, list[SkippedExtension]] = {}
+        self._loadable: frozenset[str] = frozenset()
 
     @classmethod
     def start_default(cls, **settings: Any) -> Host:
@@ -135,6 +180,11 @@ class Host:
     def start(self) -> Host:
         """Discover, resolve and register the extensions; import none of them.
 
+        On a warm start (nothing installed, removed or edited since the last one) the
+        discovery index answers both discovery and resolution, and registering is
+        bookkeeping: no manifest is parsed, no version compared, nothing imported that
+        only activation needs.
+
         Returns:
             The host itself, for chaining.
 
@@ -143,22 +193,48 @@ class Host:
             ResolutionError: Strict mode is on and an extension was refused.
         """
         with self._lock:
-            discovery = discover(self.config, paths=self._paths)
-            resolution = resolve_installed(discovery.extensions, strict=self.config.strict)
-            runtime = self._runtime or InProcessRuntime(self.config)
-            for record in resolution.loadable:
-                if record.trust == "trusted":
-                    runtime.add(record)
+            was_enabled = gc.isenabled()
+            # Nothing built here forms a cycle; collecting during it only costs time.
+            gc.disable()
+            try:
+                session = open_discovery(self.config, paths=self._paths)
+                try:
+                    session.check_strict(self.config.strict)
+                    resolution = _resolve(session)
+                finally:
+                    session.close()
+                if self.config.strict and resolution.refused:
+                    raise refusals_error(resolution.refused)
+                discovery = session.result
+                runtime = self._runtime or InProcessRuntime(self.config)
+                # Resolution refused every record whose host-api range excludes this host.
+                trusted = (r for r in resolution.loadable if r.trust == "trusted")
+                runtime.add_all(trusted, host_api_checked=True)
+                self._index(discovery, resolution)
+            finally:
+                if was_enabled:
+                    gc.enable()
             self._discovery, self._resolution, self._runtime = discovery, resolution, runtime
         for failure in discovery.failures:
-            _log.warning(
+            _log().warning(
                 "extension not loaded: %s",
                 failure.describe(),
                 extra={"extension_id": failure.extension_id},
             )
         for ext, error in resolution.refused.items():
-            _log.warning("extension refused: %s", error, extra={"extension_id": ext})
+            _log().warning("extension refused: %s", error, extra={"extension_id": ext})
         return self
+
+    def _index(self, discovery: DiscoveryResult, resolution: InstalledResolution) -> None:
+        self._records = {record.id: record for record in discovery.extensions}
+        self._loadable = frozenset(record.id for record in resolution.loadable)
+        failures: dict[str, list[DiscoveryFailure]] = {}
+        for failure in discovery.failures:
+            failures.setdefault(failure.extension_id, []).append(failure)
+        skipped: dict[str, list[SkippedExtension]] = {}
+        for item in discovery.skipped:
+            skipped.setdefault(item.extension_id, []).append(item)
+        self._failures, self._skipped = failures, skipped
 
     def close(self) -> None:
         """Deactivate every active extension, in reverse activation order."""
@@ -215,17 +291,13 @@ class Host:
         Raises:
             UnknownExtensionError: No installed extension has this id.
         """
-        discovery, _, _ = self._started()
-        record = discovery.get(extension_id)
+        self._started()
+        record = self._records.get(extension_id)
         if record is None:
-            for skipped in discovery.skipped:
-                if skipped.extension_id == extension_id and skipped.record is not None:
+            for skipped in self._skipped.get(extension_id, ()):
+                if skipped.record is not None:
                     return skipped.record
-            raise UnknownExtensionError(
-                "no installed extension has this id",
-                extension_id=extension_id,
-                hint="run 'symphony ext list' to see the installed extensions",
-            )
+            raise _unknown_extension(extension_id)
         return record
 
     def manifest(self, extension_id: str) -> Manifest:
@@ -236,67 +308,53 @@ class Host:
         """Every installed extension with its status, sorted by id then distribution."""
         discovery, resolution, runtime = self._started()
         out: list[ExtensionStatus] = []
-        loadable = {r.id for r in resolution.loadable}
         for record in discovery.extensions:
-            cause: SymphonyError | None = None
-            status: Status
-            if record.id in resolution.refused:
-                status, cause = "refused", resolution.refused[record.id]
-            elif record.id in self._activation_failures:
-                status, cause = "failed", self._activation_failures[record.id]
-            elif record.trust == "community":
-                status = "sandboxed"
-            elif runtime.is_active(record.id):
-                status = "active"
-            else:
-                status = "ready" if record.id in loadable else "refused"
-            out.append(_status_of(record, status, cause))
-        for failure in discovery.failures:
-            out.append(
-                ExtensionStatus(
-                    id=failure.extension_id,
-                    version=failure.distribution_version,
-                    kind=None,
-                    trust="community",
-                    status="failed",
-                    distribution=failure.distribution,
-                    distribution_version=failure.distribution_version,
-                    cause=failure.error.to_dict(),
-                )
-            )
-        for skipped in discovery.skipped:
-            if skipped.record is not None:
-                out.append(_status_of(skipped.record, skipped.reason, skipped.error))
-            else:
-                out.append(
-                    ExtensionStatus(
-                        id=skipped.extension_id,
-                        version=skipped.distribution_version,
-                        kind=None,
-                        trust="community",
-                        status=skipped.reason,
-                        distribution=skipped.distribution,
-                        distribution_version=skipped.distribution_version,
-                        cause=skipped.error.to_dict() if skipped.error else None,
-                    )
-                )
+            out.append(self._record_status(record, resolution, runtime, self._loadable))
+        out.extend(_failure_status(failure) for failure in discovery.failures)
+        out.extend(_skipped_status(skipped) for skipped in discovery.skipped)
         out.sort(key=lambda s: (s.id, s.distribution))
         return out
 
     def status(self, extension_id: str) -> ExtensionStatus:
         """Return one extension's status.
 
+        When several distributions provide the id (all of them failed), the status of
+        the first by distribution name is returned, as in :meth:`extensions`.
+
         Raises:
             UnknownExtensionError: No installed extension has this id.
         """
-        for status in self.extensions():
-            if status.id == extension_id:
-                return status
-        raise UnknownExtensionError(
-            "no installed extension has this id",
-            extension_id=extension_id,
-            hint="run 'symphony ext list' to see the installed extensions",
-        )
+        _, resolution, runtime = self._started()
+        found: list[ExtensionStatus] = []
+        record = self._records.get(extension_id)
+        if record is not None:
+            found.append(self._record_status(record, resolution, runtime, self._loadable))
+        found.extend(_failure_status(f) for f in self._failures.get(extension_id, ()))
+        found.extend(_skipped_status(s) for s in self._skipped.get(extension_id, ()))
+        if not found:
+            raise _unknown_extension(extension_id)
+        return min(found, key=lambda s: s.distribution)
+
+    def _record_status(
+        self,
+        record: ExtensionRecord,
+        resolution: InstalledResolution,
+        runtime: InProcessRuntime,
+        loadable: frozenset[str],
+    ) -> ExtensionStatus:
+        cause: SymphonyError | None = None
+        status: Status
+        if record.id in resolution.refused:
+            status, cause = "refused", resolution.refused[record.id]
+        elif record.id in self._activation_failures:
+            status, cause = "failed", self._activation_failures[record.id]
+        elif record.trust == "community":
+            status = "sandboxed"
+        elif runtime.is_active(record.id):
+            status = "active"
+        else:
+            status = "ready" if record.id in loadable else "refused"
+        return _status_of(record, status, cause)
 
     # -- running -------------------------------------------------------------------------
 
@@ -366,16 +424,80 @@ class Host:
             )
 
 
-class UnknownExtensionError(_PortUnknownExtensionError, UserError):
-    """No installed extension has the given id (a user's typo, hence a user error)."""
+_UNKNOWN_DOC = "No installed extension has the given id (a user's typo, hence a user error)."
 
-    code = "host.unknown_extension"
+if TYPE_CHECKING:
+
+    class UnknownExtensionError(_PortUnknownExtensionError, UserError):
+        """No installed extension has the given id (a user's typo, hence a user error)."""
+
+        code = "host.unknown_extension"
+
+
+def _unknown_extension_class() -> type[UnknownExtensionError]:
+    # Its base class lives in symphony_core.ports, whose package imports every port and
+    # that nothing else a start does needs; so the class is made when first asked for
+    # (an unknown id, or an import of the name), once per process.
+    with _class_lock:
+        made = globals().get("UnknownExtensionError")
+        if made is None:
+            from symphony_core.ports.runtime import UnknownExtensionError as port_error
+
+            made = type(
+                "UnknownExtensionError",
+                (port_error, UserError),
+                {"__doc__": _UNKNOWN_DOC, "__module__": __name__, "code": "host.unknown_extension"},
+            )
+            globals()["UnknownExtensionError"] = made
+    return cast("type[UnknownExtensionError]", made)
+
+
+def _unknown_extension(extension_id: str) -> UnknownExtensionError:
+    return _unknown_extension_class()(
+        "no installed extension has this id",
+        extension_id=extension_id,
+        hint="run 'symphony ext list' to see the installed extensions",
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UnknownExtensionError":
+        return _unknown_extension_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ExtensionNotRunnableError(ExtensionError, UserError):
     """The extension is installed but failed, was refused, disabled or skipped."""
 
     code = "host.extension_not_runnable"
+
+
+def _failure_status(failure: DiscoveryFailure) -> ExtensionStatus:
+    return ExtensionStatus(
+        id=failure.extension_id,
+        version=failure.distribution_version,
+        kind=None,
+        trust="community",
+        status="failed",
+        distribution=failure.distribution,
+        distribution_version=failure.distribution_version,
+        cause=failure.error.to_dict(),
+    )
+
+
+def _skipped_status(skipped: SkippedExtension) -> ExtensionStatus:
+    if skipped.record is not None:
+        return _status_of(skipped.record, skipped.reason, skipped.error)
+    return ExtensionStatus(
+        id=skipped.extension_id,
+        version=skipped.distribution_version,
+        kind=None,
+        trust="community",
+        status=skipped.reason,
+        distribution=skipped.distribution,
+        distribution_version=skipped.distribution_version,
+        cause=skipped.error.to_dict() if skipped.error else None,
+    )
 
 
 def _status_of(

@@ -7,19 +7,20 @@ The data directory comes first because the config file lives in it: an explicit
 
 Each layer is validated on its own, so an error names the layer at fault — the file and
 key, or the environment variable — and what was expected.
+
+Only what every start needs is imported with this module: the TOML reader, ``json`` and
+``platformdirs`` are imported when a config file exists, a variable holds JSON, or no
+``SYMPHONY_HOME`` is set.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-import platformdirs
 
 from symphony_core.errors import ConfigError
 
@@ -114,6 +115,8 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
         value: Any = text
         stripped = text.strip()
         if stripped[:1] in ("[", "{"):
+            import json
+
             try:
                 value = json.loads(stripped)
             except json.JSONDecodeError as exc:
@@ -131,13 +134,21 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
 def _file_layer(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            raw = handle.read()
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file: {exc.strerror}", where=str(path)) from None
+    import tomllib  # only when there is a file to read
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})", where=str(path)
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
     return _validate_layer(data, f"config file {path}")
 
 
@@ -146,6 +157,8 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("SYMPHONY_HOME"):
         return Path(env["SYMPHONY_HOME"]).expanduser()
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("symphony", appauthor=False))
 
 

@@ -12,29 +12,65 @@ system's finders without executing it, reads and validates the manifest, and app
 the host's configuration (trust globs, disabled ids, safe and strict modes). Each broken
 extension is reported on its own with its cause; none is silently skipped. The outcome
 is cached on disk and revalidated with a few stat calls on the next start.
+
+:func:`open_discovery` does the same and keeps the on-disk index open, so a host can
+store what it derives from the discovered extensions (its start-up resolution) in the
+same index, valid exactly as long as the index is.
 """
 
-from symphony_core.discovery.cache import FORMAT_VERSION, MAX_INDEX_FILES, index_path
-from symphony_core.discovery.errors import (
-    DuplicateExtensionError,
-    EntryPointValueError,
-    ExtensionPackageNotFoundError,
-    IdMismatchError,
-    ManifestMissingError,
-    ManifestUnreadableError,
-    StrictDiscoveryError,
-)
-from symphony_core.discovery.locate import MANIFEST_NAME
-from symphony_core.discovery.pipeline import discover
-from symphony_core.discovery.policy import trust_of
-from symphony_core.discovery.result import (
-    CacheStatus,
-    DiscoveryFailure,
-    DiscoveryResult,
-    SkippedExtension,
-    SkipReason,
-)
-from symphony_core.discovery.scan import ENTRY_POINT_GROUP
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from symphony_core.discovery.cache import FORMAT_VERSION, MAX_INDEX_FILES, index_path
+    from symphony_core.discovery.errors import (
+        DuplicateExtensionError,
+        EntryPointValueError,
+        ExtensionPackageNotFoundError,
+        IdMismatchError,
+        ManifestMissingError,
+        ManifestUnreadableError,
+        StrictDiscoveryError,
+    )
+    from symphony_core.discovery.locate import MANIFEST_NAME
+    from symphony_core.discovery.pipeline import DiscoverySession, discover, open_discovery
+    from symphony_core.discovery.policy import trust_of
+    from symphony_core.discovery.result import (
+        CacheStatus,
+        DiscoveryFailure,
+        DiscoveryResult,
+        SkippedExtension,
+        SkipReason,
+    )
+    from symphony_core.discovery.scan import ENTRY_POINT_GROUP
+
+# name -> submodule that defines it; imported on first access (PEP 562), so a warm start
+# imports only the modules it runs (not the locating and error-reporting ones).
+_EXPORTS: dict[str, str] = {
+    "FORMAT_VERSION": "cache",
+    "MAX_INDEX_FILES": "cache",
+    "index_path": "cache",
+    "DuplicateExtensionError": "errors",
+    "EntryPointValueError": "errors",
+    "ExtensionPackageNotFoundError": "errors",
+    "IdMismatchError": "errors",
+    "ManifestMissingError": "errors",
+    "ManifestUnreadableError": "errors",
+    "StrictDiscoveryError": "errors",
+    "MANIFEST_NAME": "locate",
+    "DiscoverySession": "pipeline",
+    "discover": "pipeline",
+    "open_discovery": "pipeline",
+    "trust_of": "policy",
+    "CacheStatus": "result",
+    "DiscoveryFailure": "result",
+    "DiscoveryResult": "result",
+    "SkippedExtension": "result",
+    "SkipReason": "result",
+    "ENTRY_POINT_GROUP": "scan",
+}
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -44,6 +80,7 @@ __all__ = [
     "CacheStatus",
     "DiscoveryFailure",
     "DiscoveryResult",
+    "DiscoverySession",
     "DuplicateExtensionError",
     "EntryPointValueError",
     "ExtensionPackageNotFoundError",
@@ -54,6 +91,20 @@ __all__ = [
     "SkippedExtension",
     "StrictDiscoveryError",
     "discover",
+    "open_discovery",
     "index_path",
     "trust_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    submodule = _EXPORTS.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

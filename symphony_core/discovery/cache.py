@@ -11,15 +11,21 @@ depends on:
   declare an extension, its ``METADATA`` / ``PKG-INFO``,
 * each manifest read (an edit to an editable install's manifest invalidates the index)
   and each template file it names,
-* the source files of the manifest model, its validator and discovery itself (a new
-  Symphony may judge a manifest differently),
+* the source files of the manifest model, its validator, discovery and resolution (a
+  new Symphony may judge a manifest or a dependency differently),
 
 keyed on the interpreter (``sys.executable``, ``sys.prefix``, version) and the exact
 search path. A warm start stats those paths — no directory listing, no metadata read —
-then decodes the manifests from msgpack. Entry points that failed are not trusted to the
-index: they are evaluated again on every start, so their error is always current and
-always the real exception. When the index is stale, a rebuild still takes each manifest
-whose file is unchanged from it instead of parsing the TOML again.
+then decodes every entry, validated manifests included, with one msgpack call: neither
+the TOML reader nor the manifest validator is imported. Entry points that failed are
+not trusted to the index: they are evaluated again on every start, so their error is
+always current and always the real exception. When the index is stale, a rebuild still
+takes each manifest whose file is unchanged from it instead of parsing the TOML again.
+
+The index also keeps *derived* data: results computed from its entries alone, such as
+the start-up resolution of the host, stored under a name and the exact inputs they were
+computed from (see :meth:`Index.recall`). Derived data lives and dies with the entries:
+whatever invalidates the index invalidates it too, and a rebuilt index starts without.
 
 Unlike stevedore's cache, this one also works when the interpreter lives under ``/tmp``:
 it is per user (under ``Config.cache_dir``), written atomically, and keeps at most
@@ -36,38 +42,62 @@ from __future__ import annotations
 
 import os
 import sys
-import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from symphony_core.discovery.evaluate import Broken, Found
 from symphony_core.discovery.scan import EntryPointRef, Signature
-from symphony_core.log import get_logger
 from symphony_core.manifest.model import Manifest
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_DERIVED",
     "MAX_INDEX_FILES",
+    "Derived",
+    "Index",
     "IndexKey",
     "Loaded",
+    "build_index",
     "code_watch",
     "index_path",
     "load_index",
     "make_key",
     "store_index",
+    "write_index",
 ]
 
-FORMAT_VERSION = 1
-"""Version of the index file layout; files of another version are ignored."""
+FORMAT_VERSION = 2
+"""Version of the index file layout; files of another version are ignored (and pruned)."""
 
 MAX_INDEX_FILES = 16
 """Index files kept per cache directory (one per interpreter and search path)."""
 
-_log = get_logger("discovery.cache")
+MAX_DERIVED = 8
+"""Derived results kept per index; the oldest goes first (one per host configuration)."""
+
 
 Watch = list[tuple[str, Signature | None]]
+
+
+def _log() -> logging.Logger:
+    # symphony_core.log (and the logging package) is imported when something is logged:
+    # a start that has nothing to report does not need it.
+    from symphony_core.log import get_logger
+
+    return get_logger("discovery.cache")
+
+
+# Symphony's own code that decides what an index holds, relative to the package root.
+_CODE_DIRECTORIES = ("manifest", "discovery", "resolution")
+_CODE_FILES = ("extension.py", "hostapi.py", "resolve.py")
+# Libraries whose behaviour decides validity and resolution: PEP 440 parsing, decoding.
+_LIBRARIES = ("packaging", "msgspec")
 
 
 class IndexKey(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
@@ -96,19 +126,95 @@ class _Entry(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     # The package directory is always the manifest's parent.
     manifest_path: str = ""
     manifest_signature: Signature | None = None
-    # msgpack of the validated manifest; None: evaluate the entry point again on load.
-    manifest: bytes | None = None
+    # The validated manifest; None: evaluate the entry point again on every start.
+    manifest: Manifest | None = None
+
+
+class Derived(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """A result computed from an index's entries alone, kept in the index.
+
+    Attributes:
+        name: What it is (``"resolution"``).
+        inputs: Exactly what it was computed from, beyond the entries (e.g. the ids of
+            the extensions that were resolved); a lookup must give the same.
+        data: The result, encoded by whoever computed it.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    data: bytes
 
 
 class _IndexFile(msgspec.Struct, kw_only=True, array_like=True):
     format: int
     key: IndexKey
-    # Signatures of Symphony's own manifest and discovery code: if they changed, nothing
-    # in the index is trusted, not even the manifests of unchanged files.
+    # Signatures of Symphony's own manifest, discovery and resolution code: if they
+    # changed, nothing in the index is trusted, not even the manifests of unchanged files.
     code: Watch
     watch: Watch
     # Decoded only once every signature in ``watch`` matched (or to reuse manifests).
     entries: msgspec.Raw
+    derived: list[Derived] = msgspec.field(default_factory=list)
+
+
+class Index:
+    """An index file's content, as read or as about to be written.
+
+    Args:
+        key: What it is valid for.
+        code: Signatures of Symphony's own code.
+        watch: Signatures of everything the entries depend on.
+        entries: The msgpack of the entries.
+        derived: Results computed from the entries.
+    """
+
+    __slots__ = ("code", "derived", "entries", "key", "watch")
+
+    def __init__(
+        self,
+        *,
+        key: IndexKey,
+        code: Watch,
+        watch: Watch,
+        entries: msgspec.Raw,
+        derived: Sequence[Derived] = (),
+    ) -> None:
+        self.key = key
+        self.code = code
+        self.watch = watch
+        self.entries = entries
+        self.derived = list(derived)
+
+    def recall(self, name: str, inputs: Sequence[str]) -> bytes | None:
+        """Return the derived result ``name`` computed from exactly ``inputs``, if kept."""
+        wanted = tuple(inputs)
+        for item in self.derived:
+            if item.name == name and item.inputs == wanted:
+                return item.data
+        return None
+
+    def remember(self, name: str, inputs: Sequence[str], data: bytes) -> None:
+        """Keep a derived result (replacing one with the same name and inputs).
+
+        At most :data:`MAX_DERIVED` are kept; the oldest goes first.
+        """
+        wanted = tuple(inputs)
+        kept = [d for d in self.derived if not (d.name == name and d.inputs == wanted)]
+        kept.append(Derived(name=name, inputs=wanted, data=data))
+        self.derived = kept[-MAX_DERIVED:]
+
+    def encode(self) -> bytes:
+        """Return the index file's bytes."""
+        return _encoder.encode(
+            _IndexFile(
+                format=FORMAT_VERSION,
+                key=self.key,
+                code=self.code,
+                watch=self.watch,
+                entries=self.entries,
+                derived=self.derived,
+            )
+        )
 
 
 class Loaded(msgspec.Struct, kw_only=True):
@@ -120,12 +226,14 @@ class Loaded(msgspec.Struct, kw_only=True):
             unusable or stale.
         reason: Why there was no hit (``""`` on a hit).
         known: Manifests of a stale index whose files may be unchanged, by path:
-            ``(signature, msgpack)``. A rebuild decodes these instead of parsing TOML.
+            ``(signature, manifest)``. A rebuild takes these instead of parsing TOML.
+        index: On a hit, the index itself (to add derived results to).
     """
 
     outcomes: list[Found | EntryPointRef] | None
     reason: str = ""
-    known: dict[str, tuple[Signature, bytes]] = msgspec.field(default_factory=dict)
+    known: dict[str, tuple[Signature, Manifest]] = msgspec.field(default_factory=dict)
+    index: Index | None = None
 
     def known_manifest(self, path: Path, sig: Signature | None) -> Manifest | None:
         """Return the cached manifest of ``path`` if its signature is still ``sig``."""
@@ -134,10 +242,7 @@ class Loaded(msgspec.Struct, kw_only=True):
         hit = self.known.get(str(path))
         if hit is None or tuple(hit[0]) != sig:
             return None
-        try:
-            return _manifest_decoder.decode(hit[1])
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None
+        return hit[1]
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -172,26 +277,32 @@ def index_path(cache_dir: Path, key: IndexKey) -> Path:
 
     The name only spreads keys over files; the full key stored inside is what is checked.
     """
-    digest = zlib.crc32(_encoder.encode(key))
+    digest = _fnv1a(_encoder.encode(key))
     return cache_dir / f"discovery-v{FORMAT_VERSION}-{digest:08x}.msgpack"
 
 
+def _fnv1a(data: bytes) -> int:
+    # 32-bit FNV-1a: stable across processes (unlike hash()), and a few hundred bytes
+    # hash faster than zlib imports.
+    digest = 0x811C9DC5
+    for byte in data:
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return digest
+
+
 def code_watch() -> Watch:
-    """Return signatures of the code that decides what a valid manifest is.
+    """Return signatures of the code that decides what an index holds.
 
-    The manifest package and the discovery package (their directories and every module
-    in them) and ``symphony_core/extension.py``: when Symphony itself is upgraded or
-    edited, indexes written by the old code are not trusted.
+    The manifest, discovery and resolution packages (their directories and every module
+    in them), ``extension.py``, ``hostapi.py`` and ``resolve.py``, and the ``packaging``
+    and ``msgspec`` libraries: when Symphony or what it relies on to judge a manifest or
+    a version is upgraded or edited, indexes written by the old code are not trusted.
+    Nothing is imported to find them.
     """
-    import symphony_core.extension
-    import symphony_core.manifest
-
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out: Watch = []
-    directories = [
-        os.path.dirname(os.path.abspath(symphony_core.manifest.__file__)),
-        os.path.dirname(os.path.abspath(__file__)),
-    ]
-    for directory in directories:
+    for name in _CODE_DIRECTORIES:
+        directory = os.path.join(root, name)
         out.append((directory, _signature(directory)))
         try:
             names = sorted(os.listdir(directory))
@@ -202,8 +313,40 @@ def code_watch() -> Watch:
             for n in names
             if n.endswith(".py")
         )
-    extension_file = os.path.abspath(symphony_core.extension.__file__)
-    out.append((extension_file, _signature(extension_file)))
+    for name in _CODE_FILES:
+        path = os.path.join(root, name)
+        out.append((path, _signature(path)))
+    for library in _LIBRARIES:
+        out.extend(_library_watch(library))
+    return out
+
+
+def _library_watch(name: str) -> Watch:
+    """Signatures of a library's package directory and the files in it, found unimported.
+
+    Upgrading the library replaces its files, which changes their signatures.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if not locations:
+        return [(f"<library {name} not found>", None)]
+    out: Watch = []
+    for directory in locations:
+        out.append((directory, _signature(directory)))
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        out.extend(
+            (os.path.join(directory, n), _signature(os.path.join(directory, n)))
+            for n in names
+            if n.endswith((".py", ".so", ".pyd"))
+        )
     return out
 
 
@@ -249,12 +392,14 @@ def load_index(cache_dir: Path, key: IndexKey) -> Loaded:
     except FileNotFoundError:
         return Loaded(outcomes=None, reason="no index yet")
     except OSError as exc:
-        _log.debug("discovery index %s unreadable (%s); rebuilding", path, exc)
+        _log().debug("discovery index %s unreadable (%s); rebuilding", path, exc)
         return Loaded(outcomes=None, reason=f"index unreadable: {exc.strerror}")
     try:
         index = _file_decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        _log.debug("discovery index %s is corrupt or of another format (%s); rebuilding", path, exc)
+        _log().debug(
+            "discovery index %s is corrupt or of another format (%s); rebuilding", path, exc
+        )
         return Loaded(outcomes=None, reason="index corrupt or of another format")
     if index.format != FORMAT_VERSION:
         return Loaded(outcomes=None, reason=f"index format {index.format} is not {FORMAT_VERSION}")
@@ -262,38 +407,47 @@ def load_index(cache_dir: Path, key: IndexKey) -> Loaded:
         return Loaded(outcomes=None, reason="index written for another interpreter or search path")
     change = _first_change(index.code)
     if change is not None:
-        _log.debug("discovery index %s is stale: Symphony changed (%s)", path, change)
+        _log().debug("discovery index %s is stale: Symphony changed (%s)", path, change)
         return Loaded(outcomes=None, reason=f"Symphony itself changed: {change}")
     change = _first_change(index.watch)
     try:
+        # One call decodes and validates every entry, manifests included.
         entries = _entries_decoder.decode(index.entries)
-        if change is not None:
-            _log.debug("discovery index %s is stale: %s", path, change)
-            known = {
-                e.manifest_path: (e.manifest_signature, e.manifest)
-                for e in entries
-                if e.manifest is not None and e.manifest_signature is not None
-            }
-            return Loaded(outcomes=None, reason=change, known=known)
-        outcomes: list[Found | EntryPointRef] = []
-        for entry in entries:
-            if entry.manifest is None:
-                outcomes.append(entry.ref)
-                continue
-            manifest_path = Path(entry.manifest_path)
-            outcomes.append(
-                Found(
-                    ref=entry.ref,
-                    package_dir=manifest_path.parent,
-                    manifest_path=manifest_path,
-                    manifest=_manifest_decoder.decode(entry.manifest),
-                    manifest_signature=entry.manifest_signature,
-                )
-            )
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        _log.debug("discovery index %s has a corrupt entry (%s); rebuilding", path, exc)
+        _log().debug("discovery index %s has a corrupt entry (%s); rebuilding", path, exc)
         return Loaded(outcomes=None, reason="index corrupt")
-    return Loaded(outcomes=outcomes)
+    if change is not None:
+        _log().debug("discovery index %s is stale: %s", path, change)
+        known = {
+            e.manifest_path: (e.manifest_signature, e.manifest)
+            for e in entries
+            if e.manifest is not None and e.manifest_signature is not None
+        }
+        return Loaded(outcomes=None, reason=change, known=known)
+    outcomes: list[Found | EntryPointRef] = []
+    append = outcomes.append
+    for entry in entries:
+        if entry.manifest is None:
+            append(entry.ref)
+            continue
+        manifest_path = Path(entry.manifest_path)
+        append(
+            Found(
+                ref=entry.ref,
+                package_dir=manifest_path.parent,
+                manifest_path=manifest_path,
+                manifest=entry.manifest,
+                manifest_signature=entry.manifest_signature,
+            )
+        )
+    held = Index(
+        key=index.key,
+        code=index.code,
+        watch=index.watch,
+        entries=index.entries,
+        derived=index.derived,
+    )
+    return Loaded(outcomes=outcomes, index=held)
 
 
 def _entry(outcome: Found | Broken) -> tuple[_Entry, Watch]:
@@ -312,7 +466,7 @@ def _entry(outcome: Found | Broken) -> tuple[_Entry, Watch]:
         ref=outcome.ref,
         manifest_path=str(outcome.manifest_path),
         manifest_signature=outcome.manifest_signature,
-        manifest=blob,
+        manifest=outcome.manifest,
     )
     watch: Watch = [(str(outcome.manifest_path), outcome.manifest_signature)]
     # Template files the manifest names were checked to exist; deleting one must show.
@@ -323,10 +477,62 @@ def _entry(outcome: Found | Broken) -> tuple[_Entry, Watch]:
     return entry, watch
 
 
+def build_index(
+    key: IndexKey, watch: Watch, outcomes: Iterable[Found | Broken]
+) -> tuple[Index, list[bool]]:
+    """Build the index for ``key`` from a fresh scan, without writing it.
+
+    Args:
+        key: The key for the current interpreter and search path.
+        watch: Signatures taken while scanning (search path, metadata, entry points).
+        outcomes: What each entry point turned out to be.
+
+    Returns:
+        The index, and for each outcome whether the index holds it (``False`` for
+        failures and for manifests that msgpack cannot represent exactly: those are
+        evaluated again on every start).
+    """
+    entries: list[_Entry] = []
+    held: list[bool] = []
+    full_watch = list(watch)
+    for outcome in outcomes:
+        entry, extra = _entry(outcome)
+        entries.append(entry)
+        held.append(entry.manifest is not None)
+        full_watch.extend(extra)
+    index = Index(
+        key=key,
+        code=code_watch(),
+        watch=full_watch,
+        entries=msgspec.Raw(_encoder.encode(entries)),
+    )
+    return index, held
+
+
+def write_index(cache_dir: Path, index: Index) -> None:
+    """Write ``index`` atomically; failures to write are logged, not raised.
+
+    Args:
+        cache_dir: The cache directory (created with mode 0700 if missing).
+        index: The index.
+    """
+    from symphony_core.fs import atomic_write  # writing is the cold path only
+
+    path = index_path(cache_dir, index.key)
+    try:
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # No fsync: after a crash a torn index is simply rebuilt.
+        atomic_write(path, index.encode(), fsync=False, mode=0o600)
+    except OSError as exc:
+        _log().debug("cannot write discovery index %s (%s); continuing without", path, exc)
+        return
+    _prune(cache_dir, keep=path)
+
+
 def store_index(
     cache_dir: Path, key: IndexKey, watch: Watch, outcomes: Sequence[Found | Broken]
 ) -> None:
-    """Write the index for ``key`` atomically; failures to write are logged, not raised.
+    """Build and write the index for ``key``; failures to write are logged, not raised.
 
     Args:
         cache_dir: The cache directory (created with mode 0700 if missing).
@@ -334,32 +540,7 @@ def store_index(
         watch: Signatures taken while scanning (search path, metadata, entry points).
         outcomes: What each entry point turned out to be.
     """
-    from symphony_core.fs import atomic_write  # writing is the cold path only
-
-    entries: list[_Entry] = []
-    full_watch = list(watch)
-    for outcome in outcomes:
-        entry, extra = _entry(outcome)
-        entries.append(entry)
-        full_watch.extend(extra)
-    payload = _encoder.encode(
-        _IndexFile(
-            format=FORMAT_VERSION,
-            key=key,
-            code=code_watch(),
-            watch=full_watch,
-            entries=msgspec.Raw(_encoder.encode(entries)),
-        )
-    )
-    path = index_path(cache_dir, key)
-    try:
-        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # No fsync: after a crash a torn index is simply rebuilt.
-        atomic_write(path, payload, fsync=False, mode=0o600)
-    except OSError as exc:
-        _log.debug("cannot write discovery index %s (%s); continuing without", path, exc)
-        return
-    _prune(cache_dir, keep=path)
+    write_index(cache_dir, build_index(key, watch, outcomes)[0])
 
 
 def _prune(cache_dir: Path, *, keep: Path) -> None:
@@ -393,4 +574,4 @@ def _unlink(path: Path) -> None:
     try:
         path.unlink()
     except OSError as exc:
-        _log.debug("cannot remove old discovery index %s (%s)", path, exc)
+        _log().debug("cannot remove old discovery index %s (%s)", path, exc)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from symphony_core.discovery.locate import check_value, find_manifest, package_directories
 from symphony_core.discovery.scan import EntryPointRef, Signature
 from symphony_core.errors import SymphonyError
 from symphony_core.manifest.model import Manifest
@@ -71,13 +70,18 @@ def evaluate(
         :class:`Found`, or :class:`Broken` with the cause (a bad entry point value, a
         package that is not there, a missing, unreadable or invalid manifest).
     """
-    from symphony_core.discovery.reading import read_manifest  # cold path only
+    # Imported here, step by step: a warm start evaluates only failed entry points, and
+    # one whose package or manifest is missing needs neither the TOML reader nor the
+    # manifest validator to say so.
+    from symphony_core.discovery.locate import check_value, find_manifest, package_directories
 
     where = describe(ref)
     try:
         parts = check_value(ref.name, ref.value, where)
         directories = package_directories(parts, paths, extension_id=ref.name, where=where)
         manifest_path = find_manifest(directories, extension_id=ref.name, where=where)
+        from symphony_core.discovery.reading import read_manifest
+
         manifest, manifest_signature = read_manifest(manifest_path, known)
     except SymphonyError as exc:
         return Broken(ref=ref, error=exc)

@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from symphony_core.discovery.cache import load_index, make_key, store_index
-from symphony_core.discovery.errors import StrictDiscoveryError
+from symphony_core.discovery.cache import Index, build_index, load_index, make_key, write_index
 from symphony_core.discovery.evaluate import Broken, Found, evaluate
 from symphony_core.discovery.policy import judge
 from symphony_core.discovery.result import CacheStatus, DiscoveryFailure, DiscoveryResult
 from symphony_core.discovery.scan import ENTRY_POINT_GROUP, scan_entry_points
-from symphony_core.log import get_logger
 
 if TYPE_CHECKING:
+    import logging
+    from pathlib import Path
+
     from symphony_core.config import Config
+    from symphony_core.discovery.errors import StrictDiscoveryError
     from symphony_core.discovery.reading import KnownManifests
 
-__all__ = ["discover"]
+__all__ = ["DiscoverySession", "discover", "open_discovery"]
 
-_log = get_logger("discovery")
+
+def _log() -> logging.Logger:
+    # symphony_core.log (and the logging package) is imported when something is logged:
+    # a start that has nothing to report does not need it.
+    from symphony_core.log import get_logger
+
+    return get_logger("discovery")
 
 
 def discover(
@@ -55,12 +63,97 @@ def discover(
         StrictDiscoveryError: Strict mode is on and any extension failed; the message
             and ``failures`` list every one.
     """
+    session = open_discovery(config, paths=paths)
+    session.close()
+    session.check_strict(config.strict if strict is None else strict)
+    return session.result
+
+
+class DiscoverySession:
+    """One discovery, and results the caller derives from it kept in the same index.
+
+    Built by :func:`open_discovery`. A host resolves the discovered extensions and
+    asks the session to keep that result (:meth:`remember`), so the next start with the
+    same index and the same extensions finds it (:meth:`recall`) instead of resolving
+    again. :meth:`close` writes the index if it was rebuilt or learned something.
+
+    Attributes:
+        result: What discovery found.
+    """
+
+    __slots__ = ("_cache_dir", "_dirty", "_index", "_volatile", "result")
+
+    def __init__(
+        self,
+        result: DiscoveryResult,
+        *,
+        index: Index | None,
+        cache_dir: Path,
+        volatile: frozenset[str],
+        dirty: bool,
+    ) -> None:
+        self.result = result
+        self._index = index
+        self._cache_dir = cache_dir
+        self._volatile = volatile
+        self._dirty = dirty
+
+    def reusable(self, extension_ids: Iterable[str]) -> bool:
+        """Whether a result derived from these extensions can be kept in the index.
+
+        True when the index is in use and every one of these extensions came from it
+        unchanged: not one whose manifest is read again on every start (failures, and
+        manifests msgpack cannot represent exactly).
+        """
+        if self._index is None:
+            return False
+        volatile = self._volatile
+        return not volatile or not any(ext in volatile for ext in extension_ids)
+
+    def recall(self, name: str, inputs: Sequence[str]) -> bytes | None:
+        """Return the derived result ``name`` computed from exactly ``inputs``, if kept.
+
+        Only call it when :meth:`reusable` holds for the extensions behind ``inputs``.
+        """
+        return None if self._index is None else self._index.recall(name, inputs)
+
+    def remember(self, name: str, inputs: Sequence[str], data: bytes) -> None:
+        """Keep a derived result in the index; it is written by :meth:`close`.
+
+        Only call it when :meth:`reusable` holds for the extensions behind ``inputs``:
+        the result must depend on nothing but the index's entries and ``inputs``.
+        """
+        if self._index is not None:
+            self._index.remember(name, inputs, data)
+            self._dirty = True
+
+    def close(self) -> None:
+        """Write the index if it was rebuilt or a derived result was added."""
+        if self._dirty and self._index is not None:
+            self._dirty = False
+            write_index(self._cache_dir, self._index)
+
+    def check_strict(self, strict: bool) -> None:
+        """Raise :class:`StrictDiscoveryError` if ``strict`` and any extension failed."""
+        if strict and self.result.failures:
+            raise _strict_error(self.result.failures)
+
+
+def open_discovery(config: Config, *, paths: Sequence[str] | None = None) -> DiscoverySession:
+    """Discover as :func:`discover` does, keeping the index open for derived results.
+
+    Strict mode is not applied (see :meth:`DiscoverySession.check_strict`), and a
+    rebuilt index is written by :meth:`DiscoverySession.close`, not here.
+
+    Args:
+        config: Host configuration (as for :func:`discover`).
+        paths: Search path (as for :func:`discover`).
+
+    Returns:
+        The session; its ``result`` is what :func:`discover` returns.
+    """
     with _gc_paused():
-        result = _discover(config, paths)
-    effective_strict = config.strict if strict is None else strict
-    if effective_strict and result.failures:
-        raise _strict_error(result.failures)
-    return result
+        return _discover(config, paths)
 
 
 @contextmanager
@@ -77,21 +170,30 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _discover(config: Config, paths: Sequence[str] | None) -> DiscoveryResult:
+def _discover(config: Config, paths: Sequence[str] | None) -> DiscoverySession:
     search = list(sys.path) if paths is None else list(paths)
     outcomes: list[Found | Broken] | None = None
     status: CacheStatus = "off"
     detail = "discovery cache disabled"
     key = make_key(search, group=ENTRY_POINT_GROUP, import_system=paths is None)
     known: KnownManifests | None = None
+    index: Index | None = None
+    volatile: set[str] = set()
+    dirty = False
     if config.discovery_cache:
         loaded = load_index(config.cache_dir, key)
         detail = loaded.reason
         if loaded.outcomes is not None:
-            outcomes = [
-                item if isinstance(item, Found) else evaluate(item, paths)
-                for item in loaded.outcomes
-            ]
+            outcomes = []
+            for item in loaded.outcomes:
+                if isinstance(item, Found):
+                    outcomes.append(item)
+                    continue
+                again = evaluate(item, paths)
+                if isinstance(again, Found):
+                    volatile.add(again.ref.name)
+                outcomes.append(again)
+            index = loaded.index
             status = "hit"
         elif loaded.known:
             known = loaded.known_manifest
@@ -99,33 +201,48 @@ def _discover(config: Config, paths: Sequence[str] | None) -> DiscoveryResult:
         scanned = scan_entry_points(search, ENTRY_POINT_GROUP)
         outcomes = [evaluate(ref, paths, known) for ref in scanned.entry_points]
         if config.discovery_cache:
-            store_index(config.cache_dir, key, scanned.watch, outcomes)
+            index, held = build_index(key, scanned.watch, outcomes)
+            volatile.update(
+                outcome.ref.name
+                for outcome, kept in zip(outcomes, held, strict=True)
+                if isinstance(outcome, Found) and not kept
+            )
+            dirty = True
             status = "miss"
     judged = judge(outcomes, config)
     for failure in judged.failures:
-        _log.warning(
+        _log().warning(
             "extension %s not loaded: %s",
             failure.extension_id,
             failure.error,
             extra={"extension_id": failure.extension_id, "code": failure.error.code},
         )
     for skipped in judged.skipped:
-        _log.info(
+        _log().info(
             "extension %s skipped (%s)",
             skipped.extension_id,
             skipped.reason,
             extra={"extension_id": skipped.extension_id, "reason": skipped.reason},
         )
-    return DiscoveryResult(
+    result = DiscoveryResult(
         extensions=judged.extensions,
         failures=judged.failures,
         skipped=judged.skipped,
         cache=status,
         cache_detail=detail,
     )
+    return DiscoverySession(
+        result,
+        index=index,
+        cache_dir=config.cache_dir,
+        volatile=frozenset(volatile),
+        dirty=dirty,
+    )
 
 
 def _strict_error(failures: Sequence[DiscoveryFailure]) -> StrictDiscoveryError:
+    from symphony_core.discovery.errors import StrictDiscoveryError
+
     count = len(failures)
     lines = "\n".join(f"  - {failure.describe()}" for failure in failures)
     return StrictDiscoveryError(

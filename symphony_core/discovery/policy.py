@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import defaultdict
-from collections.abc import Sequence
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Sequence
+from fnmatch import translate
 from typing import TYPE_CHECKING
 
-from symphony_core.discovery.errors import DuplicateExtensionError, IdMismatchError
 from symphony_core.discovery.evaluate import Broken, Found, describe
 from symphony_core.discovery.result import DiscoveryFailure, SkippedExtension
 from symphony_core.extension import ExtensionRecord, Trust
@@ -24,7 +25,16 @@ def trust_of(extension_id: str, patterns: Sequence[str]) -> Trust:
     Matching is :func:`fnmatch.fnmatchcase` (``*``, ``?``, ``[...]``), case-sensitive
     because ids are lower-case by definition.
     """
-    return "trusted" if any(fnmatchcase(extension_id, p) for p in patterns) else "community"
+    return "trusted" if _matcher(tuple(patterns))(extension_id) else "community"
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], object]:
+    # One regular expression for all the globs, built once per set of patterns: what
+    # fnmatchcase does for each pattern in turn (same translation, same full match).
+    if not patterns:
+        return lambda _id: None
+    return re.compile("|".join(f"(?:{translate(p)})" for p in patterns)).match
 
 
 def _failure(outcome: Broken) -> DiscoveryFailure:
@@ -40,9 +50,18 @@ def _failure(outcome: Broken) -> DiscoveryFailure:
 
 def _check_ids(outcomes: Sequence[Found | Broken]) -> list[Found | Broken]:
     """Turn id mismatches and duplicate ids into failures."""
+    # The error classes are imported only when one is built: a start where every id is
+    # fine does not need them.
     checked: list[Found | Broken] = []
+    seen: set[str] = set()
+    duplicated = False
     for outcome in outcomes:
-        if isinstance(outcome, Found) and outcome.manifest.extension.id != outcome.ref.name:
+        if not isinstance(outcome, Found):
+            checked.append(outcome)
+            continue
+        if outcome.manifest.extension.id != outcome.ref.name:
+            from symphony_core.discovery.errors import IdMismatchError
+
             manifest_id = outcome.manifest.extension.id
             outcome = Broken(
                 ref=outcome.ref,
@@ -55,7 +74,13 @@ def _check_ids(outcomes: Sequence[Found | Broken]) -> list[Found | Broken]:
                     '[project.entry-points."symphony.extensions"], or fix [extension].id',
                 ),
             )
+        elif outcome.ref.name in seen:
+            duplicated = True
+        else:
+            seen.add(outcome.ref.name)
         checked.append(outcome)
+    if not duplicated:
+        return checked
     by_id: dict[str, list[Found]] = defaultdict(list)
     for outcome in checked:
         if isinstance(outcome, Found):
@@ -66,6 +91,8 @@ def _check_ids(outcomes: Sequence[Found | Broken]) -> list[Found | Broken]:
         if len(clash) < 2:
             out.append(outcome)
             continue
+        from symphony_core.discovery.errors import DuplicateExtensionError
+
         others = [describe(o.ref) for o in clash if o is not outcome]
         out.append(
             Broken(
@@ -120,6 +147,7 @@ def judge(outcomes: Sequence[Found | Broken], config: Config) -> Judged:
     """
     judged = Judged()
     disabled = frozenset(config.disabled)
+    trusted = _matcher(tuple(config.trusted))
     for outcome in _check_ids(outcomes):
         ref = outcome.ref
         if ref.name in disabled:
@@ -129,14 +157,14 @@ def judge(outcomes: Sequence[Found | Broken], config: Config) -> Judged:
                     distribution=ref.distribution,
                     distribution_version=ref.version,
                     reason="disabled",
-                    record=_record(outcome, config) if isinstance(outcome, Found) else None,
+                    record=_record(outcome, trusted) if isinstance(outcome, Found) else None,
                     error=outcome.error if isinstance(outcome, Broken) else None,
                 )
             )
         elif isinstance(outcome, Broken):
             judged.failures.append(_failure(outcome))
         else:
-            record = _record(outcome, config)
+            record = _record(outcome, trusted)
             if config.safe_mode and record.trust == "community":
                 judged.skipped.append(
                     SkippedExtension(
@@ -155,7 +183,7 @@ def judge(outcomes: Sequence[Found | Broken], config: Config) -> Judged:
     return judged
 
 
-def _record(found: Found, config: Config) -> ExtensionRecord:
+def _record(found: Found, trusted: Callable[[str], object]) -> ExtensionRecord:
     return ExtensionRecord(
         manifest=found.manifest,
         manifest_path=found.manifest_path,
@@ -163,5 +191,5 @@ def _record(found: Found, config: Config) -> ExtensionRecord:
         distribution_version=found.ref.version,
         entry_point=found.ref.name,
         package_dir=found.package_dir,
-        trust=trust_of(found.ref.name, config.trusted),
+        trust="trusted" if trusted(found.ref.name) else "community",
     )

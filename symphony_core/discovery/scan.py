@@ -19,10 +19,13 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from symphony_core.log import get_logger
+if TYPE_CHECKING:
+    import logging
+
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -40,9 +43,16 @@ ENTRY_POINT_GROUP = "symphony.extensions"
 Signature = tuple[int, int, int]
 """``(st_mtime_ns, st_size, st_ino)`` of a file or directory."""
 
-_log = get_logger("discovery.scan")
 _NORMALIZE = re.compile(r"[-_.]+")
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
+
+
+def _log() -> logging.Logger:
+    # symphony_core.log (and the logging package) is imported when something is logged:
+    # a start that has nothing to report does not need it.
+    from symphony_core.log import get_logger
+
+    return get_logger("discovery.scan")
 
 
 def normalize_distribution_name(name: str) -> str:
@@ -220,7 +230,7 @@ def _scan_archive(entry: str, group: str, seen: set[str], found: list[EntryPoint
         try:
             name = dist.name
         except Exception as exc:  # a broken archive member must not stop the scan
-            _log.debug("unreadable distribution metadata in %s: %s", entry, exc)
+            _log().debug("unreadable distribution metadata in %s: %s", entry, exc)
             continue
         key = normalize_distribution_name(name or "")
         if not name or key in seen:

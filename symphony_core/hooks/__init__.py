@@ -3,26 +3,57 @@
 Hosts build a :class:`HookRelay` (usually through the in-process runtime); authors mark
 implementations with :func:`hookimpl` (or, better, use the SDK's base classes). The hooks
 themselves are specified in :mod:`symphony_core.hookspecs`.
+
+The names below are imported on first access (PEP 562), so importing one light
+submodule (for example :mod:`symphony_core.hooks.errors`) does not import pluggy or
+asyncio.
 """
 
 from __future__ import annotations
 
-from symphony_core.hooks.bridge import run_coroutine_sync
-from symphony_core.hooks.context import ExtensionContext, ExtensionLogger
-from symphony_core.hooks.errors import HookOrderError, HookUsageError
-from symphony_core.hooks.health import InstrumentHealth
-from symphony_core.hooks.markers import (
-    PROJECT_NAME,
-    HookContract,
-    ImplOrder,
-    contract_of,
-    hookimpl,
-    hookspec,
-    order_of,
-)
-from symphony_core.hooks.ordering import REST_MARKER, Constraint, order_extensions
-from symphony_core.hooks.outcome import HookOutcome
-from symphony_core.hooks.relay import FailureCallback, HookRelay
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from symphony_core.hooks.bridge import run_coroutine_sync
+    from symphony_core.hooks.context import ExtensionContext, ExtensionLogger
+    from symphony_core.hooks.errors import HookOrderError, HookUsageError
+    from symphony_core.hooks.health import InstrumentHealth
+    from symphony_core.hooks.markers import (
+        PROJECT_NAME,
+        HookContract,
+        ImplOrder,
+        contract_of,
+        hookimpl,
+        hookspec,
+        order_of,
+    )
+    from symphony_core.hooks.ordering import REST_MARKER, Constraint, order_extensions
+    from symphony_core.hooks.outcome import HookOutcome
+    from symphony_core.hooks.relay import FailureCallback, HookRelay
+
+# name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    "run_coroutine_sync": "bridge",
+    "ExtensionContext": "context",
+    "ExtensionLogger": "context",
+    "HookOrderError": "errors",
+    "HookUsageError": "errors",
+    "InstrumentHealth": "health",
+    "PROJECT_NAME": "markers",
+    "HookContract": "markers",
+    "ImplOrder": "markers",
+    "contract_of": "markers",
+    "hookimpl": "markers",
+    "hookspec": "markers",
+    "order_of": "markers",
+    "REST_MARKER": "ordering",
+    "Constraint": "ordering",
+    "order_extensions": "ordering",
+    "HookOutcome": "outcome",
+    "FailureCallback": "relay",
+    "HookRelay": "relay",
+}
 
 __all__ = [
     "PROJECT_NAME",
@@ -45,3 +76,16 @@ __all__ = [
     "order_of",
     "run_coroutine_sync",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    submodule = _EXPORTS.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

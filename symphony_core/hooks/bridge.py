@@ -15,7 +15,6 @@ deliver would wait forever in that case; that is why the async path exists.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import threading
 from collections.abc import Coroutine
@@ -35,6 +34,10 @@ def run_coroutine_sync(coro: Coroutine[Any, Any, _T]) -> _T:
     Returns:
         The coroutine's result.
     """
+    # Imported here: only async implementations need an event loop, and asyncio is the
+    # largest import of the hook layer.
+    import asyncio
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -43,6 +46,8 @@ def run_coroutine_sync(coro: Coroutine[Any, Any, _T]) -> _T:
 
 
 def _run_on_helper_thread(coro: Coroutine[Any, Any, _T]) -> _T:
+    import asyncio
+
     context = contextvars.copy_context()
     box: dict[str, Any] = {}
 

@@ -9,7 +9,6 @@ from types import MappingProxyType
 
 from packaging.version import Version
 
-from symphony_core.fs import ensure_dir
 from symphony_core.hostapi import HOST_API_VERSION
 from symphony_core.log import get_logger
 from symphony_core.manifest.model import Manifest, NodeType
@@ -87,6 +86,8 @@ class ExtensionContext:
     def scratch_dir(self) -> Path:
         """Directory for temporary files (created on first access)."""
         if not self._scratch_ready:
+            from symphony_core.fs import ensure_dir  # fs imports tempfile; few need it
+
             ensure_dir(self._scratch_dir, mode=0o700)
             self._scratch_ready = True
         return self._scratch_dir
@@ -95,6 +96,8 @@ class ExtensionContext:
     def data_dir(self) -> Path:
         """Directory for files that must survive restarts (created on first access)."""
         if not self._data_ready:
+            from symphony_core.fs import ensure_dir
+
             ensure_dir(self._data_dir, mode=0o700)
             self._data_ready = True
         return self._data_dir

@@ -19,7 +19,6 @@ from symphony_core.errors import HookCallError
 from symphony_core.hooks.bridge import run_coroutine_sync
 from symphony_core.hooks.errors import HookUsageError
 from symphony_core.hooks.outcome import HookOutcome
-from symphony_core.ports.runtime import HookNotImplementedError
 
 __all__ = ["Entry", "FailureSink", "HookPlan"]
 
@@ -297,6 +296,9 @@ class HookPlan:
     def _mine(self, extension_id: str) -> tuple[tuple[Entry, ...], bool]:
         mine = self._one.get(extension_id)
         if mine is None:
+            # The ports package is imported when this is raised, not with the hook layer.
+            from symphony_core.ports.runtime import HookNotImplementedError
+
             raise HookNotImplementedError(
                 f"does not implement hook {self.hook}",
                 hook=self.hook,

@@ -44,7 +44,6 @@ from symphony_core.hooks.outcome import HookOutcome
 from symphony_core.hooks.plan import Entry, HookPlan
 from symphony_core.hooks.validation import SpecInfo, check_plugin, is_async_callable, suggest
 from symphony_core.log import get_logger
-from symphony_core.ports.runtime import HookNotImplementedError, UnknownExtensionError
 
 __all__ = ["FailureCallback", "HookRelay"]
 
@@ -60,6 +59,13 @@ class _Registration:
     order_before: tuple[str, ...]
     order_after: tuple[str, ...]
     hooks: tuple[str, ...]
+
+
+def _not_registered(extension_id: str) -> ExtensionError:
+    # The ports package is imported when this is raised, not with the hook layer.
+    from symphony_core.ports.runtime import UnknownExtensionError
+
+    return UnknownExtensionError("is not registered with the hook relay", extension_id=extension_id)
 
 
 def _tier(impl: pluggy.HookImpl) -> int:
@@ -288,9 +294,7 @@ class HookRelay:
         with self._lock:
             registration = self._registrations.pop(extension_id, None)
             if registration is None:
-                raise UnknownExtensionError(
-                    "is not registered with the hook relay", extension_id=extension_id
-                )
+                raise _not_registered(extension_id)
             self._pm.unregister(name=extension_id)
             # Removing implementations cannot create an ordering cycle.
             self._plans.update({hook: self._build_plan(hook) for hook in registration.hooks})
@@ -312,9 +316,7 @@ class HookRelay:
         """
         registration = self._registrations.get(extension_id)
         if registration is None:
-            raise UnknownExtensionError(
-                "is not registered with the hook relay", extension_id=extension_id
-            )
+            raise _not_registered(extension_id)
         return registration.plugin
 
     def implements(self, extension_id: str, hook: str) -> bool:
@@ -506,11 +508,11 @@ class HookRelay:
 
     def _plan_for_one(self, extension_id: str, hook: str) -> HookPlan:
         if extension_id not in self._registrations:
-            raise UnknownExtensionError(
-                "is not registered with the hook relay", extension_id=extension_id
-            )
+            raise _not_registered(extension_id)
         if hook not in self._specs:
             # For one extension, a hook nobody specified is one it does not implement.
+            from symphony_core.ports.runtime import HookNotImplementedError
+
             raise HookNotImplementedError(
                 f"does not implement hook {hook!r}: no such hook is specified"
                 f"{suggest(hook, sorted(self._specs))}",

@@ -17,7 +17,6 @@ Everything else loads, dependencies first, ties broken by id.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from packaging.version import Version
 
@@ -34,35 +33,10 @@ from symphony_core.resolution.errors import (
 )
 from symphony_core.resolution.explain import absence_phrase
 from symphony_core.resolution.order import cycle_through, load_order
-from symphony_core.resolution.resolver import cycle_error
+from symphony_core.resolution.outcome import InstalledResolution, refusals_error
 from symphony_core.resolution.rules import VersionPool
 
 __all__ = ["InstalledResolution", "resolve_installed"]
-
-
-@dataclass(frozen=True, slots=True)
-class InstalledResolution:
-    """What can load at start-up, and what cannot.
-
-    Attributes:
-        loadable: The records that can load, in load order (dependencies first).
-        refused: Extension id -> why it cannot load, sorted by id.
-        graph: Extension id -> the ids it depends on, for the loadable ones.
-    """
-
-    loadable: tuple[ExtensionRecord, ...]
-    refused: Mapping[str, ResolutionError]
-    graph: Mapping[str, tuple[str, ...]]
-
-    @property
-    def load_order(self) -> tuple[str, ...]:
-        """The ids of the loadable extensions, in load order."""
-        return tuple(r.id for r in self.loadable)
-
-    @property
-    def ok(self) -> bool:
-        """Whether every installed extension can load."""
-        return not self.refused
 
 
 def resolve_installed(
@@ -118,6 +92,8 @@ def resolve_installed(
         for ext_id in ordered.blocked:
             cycle = cycle_through(graph, ext_id)
             if cycle is not None:
+                from symphony_core.resolution.resolver import cycle_error  # imports resolvelib
+
                 refused[ext_id] = cycle_error([installed[i] for i in cycle])
         _refuse_dependents(installed, refused)
         graph = {k: v for k, v in graph.items() if k not in refused}
@@ -130,7 +106,7 @@ def resolve_installed(
         graph=graph,
     )
     if strict and refused:
-        raise _aggregate(result.refused)
+        raise refusals_error(result.refused)
     return result
 
 
@@ -299,13 +275,3 @@ def _root_causes(
                 seen.add(req.id)
                 queue.append(req.id)
     return sorted(found)
-
-
-def _aggregate(refused: Mapping[str, ResolutionError]) -> ResolutionError:
-    lines = "; ".join(f"{ext_id}: {err.message}" for ext_id, err in refused.items())
-    return ResolutionError(
-        f"{len(refused)} installed extension(s) cannot be loaded: {lines}",
-        conflicts=[c for err in refused.values() for c in err.conflicts],
-        details={"refused": {ext_id: err.to_dict() for ext_id, err in refused.items()}},
-        hint="fix or uninstall them, or start without strict mode to load the others",
-    )

@@ -23,23 +23,22 @@ extension is left registered nowhere and can be activated again later.
 
 Only records with ``trust = "trusted"`` are accepted; community extensions run in the
 sandbox runtime.
+
+Adding costs nothing but bookkeeping, so a host with a thousand extensions is ready at
+once: the hook relay (pluggy and the hook layer), asyncio, ``packaging`` and the
+extension context are imported when the first extension is activated or the first hook
+is called, not when the runtime is built — unless the configuration sets
+``hook-order`` or ``hook-policy``, which are checked against the hook specs up front so
+a mistake in them is reported at start.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import difflib
+import _thread  # threading's RLock and get_ident, without importing threading
 import importlib
-import inspect
-import logging
-import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from typing import TYPE_CHECKING, Any, Final
 
 from symphony_core.config import Config
 from symphony_core.errors import (
@@ -51,16 +50,13 @@ from symphony_core.errors import (
     UserError,
 )
 from symphony_core.extension import ExtensionRecord
-from symphony_core.hooks.context import ExtensionContext
-from symphony_core.hooks.errors import HookOrderError, HookUsageError
-from symphony_core.hooks.relay import FailureCallback, HookRelay
-from symphony_core.hostapi import HOST_API_VERSION
-from symphony_core.log import get_logger
-from symphony_core.ports.runtime import (
-    ExtensionAlreadyActiveError,
-    RuntimeClosedError,
-    UnknownExtensionError,
-)
+
+if TYPE_CHECKING:
+    import concurrent.futures
+    import logging
+
+    from symphony_core.hooks.context import ExtensionContext
+    from symphony_core.hooks.relay import FailureCallback, HookRelay
 
 __all__ = [
     "AmbiguousNodeTypeError",
@@ -114,6 +110,22 @@ class NodeOutputError(ExtensionError):
     code = "runtime.node_output"
 
 
+def _unknown_extension(extension_id: str) -> ExtensionError:
+    # The port's error classes are imported when raised: symphony_core.ports as a whole
+    # is not needed to get ready.
+    from symphony_core.ports.runtime import UnknownExtensionError
+
+    return UnknownExtensionError(
+        "was never added to the in-process runtime", extension_id=extension_id
+    )
+
+
+def _closed() -> Exception:
+    from symphony_core.ports.runtime import RuntimeClosedError
+
+    return RuntimeClosedError("the in-process runtime is closed")
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -131,16 +143,24 @@ def _event_matches(event: str, declared: str) -> bool:
     )
 
 
-@dataclass(slots=True)
 class _Active:
-    record: ExtensionRecord
-    context: ExtensionContext
+    """An activated extension: its record and the context it was given."""
+
+    __slots__ = ("context", "record")
+
+    def __init__(self, record: ExtensionRecord, context: ExtensionContext) -> None:
+        self.record = record
+        self.context = context
 
 
-@dataclass(frozen=True, slots=True)
 class _Pending:
-    future: concurrent.futures.Future[None]
-    thread: int
+    """An activation under way: its outcome, and the thread running it."""
+
+    __slots__ = ("future", "thread")
+
+    def __init__(self, future: concurrent.futures.Future[None], thread: int) -> None:
+        self.future = future
+        self.thread = thread
 
 
 class InProcessRuntime:
@@ -167,13 +187,19 @@ class InProcessRuntime:
         logger: logging.Logger | None = None,
     ) -> None:
         self._config: Final = config
-        self._relay: Final = relay or HookRelay.from_config(config, on_failure=on_failure)
-        self._logger = logger or get_logger("symphony.runtime")
-        self._lock = threading.RLock()
+        self._given_logger = logger
+        self._lock = _thread.RLock()
+        self._on_failure = on_failure
+        self._built_relay: HookRelay | None = relay
+        if relay is None and (config.hook_order or config.hook_policy):
+            self._build_relay()  # check the hook names they use now, not on first call
         self._records: dict[str, ExtensionRecord] = {}
         self._active: dict[str, _Active] = {}
         self._pending: dict[str, _Pending] = {}
-        self._node_owners: dict[str, tuple[str, ...]] = {}
+        # node type -> ids of the added extensions declaring it, in the order added
+        self._node_owners: dict[str, list[str]] = {}
+        # ids whose record's host-api range the caller already checked (see add_all)
+        self._host_api_checked: set[str] = set()
         self._targets: dict[str, tuple[str, ...]] = {}
         self._wants_context: dict[str, bool] = {}
         self._closed = False
@@ -181,9 +207,31 @@ class InProcessRuntime:
     # -- records --------------------------------------------------------------------------
 
     @property
+    def _logger(self) -> logging.Logger:
+        # symphony_core.log (and logging) is imported when something is logged.
+        if self._given_logger is not None:
+            return self._given_logger
+        from symphony_core.log import get_logger
+
+        return get_logger("symphony.runtime")
+
+    @property
     def relay(self) -> HookRelay:
-        """The hook relay the extensions are registered with."""
+        """The hook relay the extensions are registered with (built on first use)."""
         return self._relay
+
+    @property
+    def _relay(self) -> HookRelay:
+        relay = self._built_relay
+        return relay if relay is not None else self._build_relay()
+
+    def _build_relay(self) -> HookRelay:
+        with self._lock:
+            if self._built_relay is None:
+                from symphony_core.hooks.relay import HookRelay
+
+                self._built_relay = HookRelay.from_config(self._config, on_failure=self._on_failure)
+            return self._built_relay
 
     def add(self, record: ExtensionRecord) -> None:
         """Make an extension known without importing anything of it.
@@ -200,6 +248,51 @@ class InProcessRuntime:
             ExtensionAlreadyActiveError: Another version with the same id is active.
             RuntimeClosedError: The runtime is closed.
         """
+        self.add_all((record,))
+
+    def add_all(
+        self, records: Iterable[ExtensionRecord], *, host_api_checked: bool = False
+    ) -> None:
+        """Make several extensions known, as :meth:`add` does for each, in order.
+
+        The routing tables are updated for each new record alone, so adding ``n``
+        extensions costs time linear in ``n``. Records before one that is refused stay
+        added, exactly as with one :meth:`add` call each.
+
+        Args:
+            records: The extensions, each with ``trust = "trusted"``.
+            host_api_checked: The caller has already checked each record's ``host-api``
+                against this host's API version, as
+                :func:`~symphony_core.resolve.resolve_installed` does; activation then
+                does not check it again (which needs ``packaging``). Records added
+                without it are checked when activated.
+
+        Raises:
+            UntrustedExtensionError: A record is not trusted.
+            ExtensionDisabledError: The configuration disables an extension.
+            ExtensionAlreadyActiveError: Another version of an extension is active.
+            RuntimeClosedError: The runtime is closed.
+        """
+        disabled = frozenset(self._config.disabled)
+        checked = self._host_api_checked
+        with self._lock:
+            changed = False
+            try:
+                for record in records:
+                    added = self._accept_record(record, disabled)
+                    if host_api_checked:
+                        checked.add(record.id)
+                    elif added:
+                        # A new or different record: its range has not been checked.
+                        # (Re-adding an equal record keeps what was checked.)
+                        checked.discard(record.id)
+                    changed = changed or added
+            finally:
+                if changed:
+                    self._targets = {}
+
+    def _accept_record(self, record: ExtensionRecord, disabled: frozenset[str]) -> bool:
+        """Add one record under the lock; return whether anything changed."""
         ext = record.id
         if record.trust != "trusted":
             raise UntrustedExtensionError(
@@ -210,35 +303,45 @@ class InProcessRuntime:
                     "'trusted' setting only if you vouch for its code"
                 ),
             )
-        if ext in self._config.disabled:
+        if ext in disabled:
             raise ExtensionDisabledError(
                 "is disabled by the configuration ('disabled' setting)",
                 extension_id=ext,
                 hint="remove it from 'disabled' to use it",
             )
-        with self._lock:
-            self._check_open()
-            known = self._records.get(ext)
-            if known == record:
-                return
-            active = self._active.get(ext)
-            if active is not None:
-                raise ExtensionAlreadyActiveError(
-                    f"version {active.record.version} is active; cannot replace it by "
-                    f"version {record.version}",
-                    extension_id=ext,
-                    hint="deactivate it first",
-                )
+        self._check_open()
+        known = self._records.get(ext)
+        if known is None:
             self._records[ext] = record
-            self._reindex()
-
-    def _reindex(self) -> None:
-        owners: dict[str, list[str]] = {}
-        for ext, record in self._records.items():
+            owners = self._node_owners
             for node in record.manifest.nodes:
-                owners.setdefault(node.type, []).append(ext)
-        self._node_owners = {node: tuple(exts) for node, exts in owners.items()}
-        self._targets = {}
+                listed = owners.get(node.type)
+                if listed is None:
+                    owners[node.type] = [ext]
+                else:
+                    listed.append(ext)
+            return True
+        if known == record:
+            return False
+        active = self._active.get(ext)
+        if active is not None:
+            from symphony_core.ports.runtime import ExtensionAlreadyActiveError
+
+            raise ExtensionAlreadyActiveError(
+                f"version {active.record.version} is active; cannot replace it by "
+                f"version {record.version}",
+                extension_id=ext,
+                hint="deactivate it first",
+            )
+        # A replacement keeps its place among the records; rebuilding keeps each node
+        # type's owners in that order (rare: only a re-added, changed record gets here).
+        self._records[ext] = record
+        rebuilt: dict[str, list[str]] = {}
+        for other, other_record in self._records.items():
+            for node in other_record.manifest.nodes:
+                rebuilt.setdefault(node.type, []).append(other)
+        self._node_owners = rebuilt
+        return True
 
     def records(self) -> list[ExtensionRecord]:
         """Return every added record, in the order they were added."""
@@ -252,9 +355,7 @@ class InProcessRuntime:
         """
         record = self._records.get(extension_id)
         if record is None:
-            raise UnknownExtensionError(
-                "was never added to the in-process runtime", extension_id=extension_id
-            )
+            raise _unknown_extension(extension_id)
         return record
 
     def node_types(self) -> dict[str, list[str]]:
@@ -284,7 +385,7 @@ class InProcessRuntime:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeClosedError("the in-process runtime is closed")
+            raise _closed()
 
     # -- activation -----------------------------------------------------------------------
 
@@ -308,7 +409,7 @@ class InProcessRuntime:
             return
         pending, owner = self._claim(ext)
         if not owner:
-            if pending.thread == threading.get_ident():
+            if pending.thread == _thread.get_ident():
                 raise self._reentered(ext)
             pending.future.result()
             return
@@ -338,6 +439,8 @@ class InProcessRuntime:
             return
         pending, owner = self._claim(ext)
         if not owner:
+            import asyncio
+
             await asyncio.wrap_future(pending.future)
             return
         try:
@@ -359,9 +462,7 @@ class InProcessRuntime:
         if isinstance(record, str):
             self._check_open()
             if record not in self._records:
-                raise UnknownExtensionError(
-                    "was never added to the in-process runtime", extension_id=record
-                )
+                raise _unknown_extension(record)
             return record
         active = self._active.get(record.id)
         if active is not None and active.record.version == record.version:
@@ -375,7 +476,9 @@ class InProcessRuntime:
             pending = self._pending.get(ext)
             if pending is not None:
                 return pending, False
-            pending = _Pending(concurrent.futures.Future(), threading.get_ident())
+            import concurrent.futures  # the first activation needs it, not start-up
+
+            pending = _Pending(concurrent.futures.Future(), _thread.get_ident())
             self._pending[ext] = pending
             return pending, True
 
@@ -408,6 +511,10 @@ class InProcessRuntime:
         )
 
     def _check_host_api(self, record: ExtensionRecord) -> None:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        from symphony_core.hostapi import HOST_API_VERSION
+
         text = record.manifest.extension.host_api
         try:
             wanted = SpecifierSet(text)
@@ -448,7 +555,7 @@ class InProcessRuntime:
                 ),
                 details={"entry": entry, "error_type": type(exc).__name__},
             ) from exc
-        if inspect.isclass(target):
+        if isinstance(target, type):  # what inspect.isclass tests
             try:
                 target = target()
             except Exception as exc:
@@ -461,8 +568,11 @@ class InProcessRuntime:
         return target
 
     def _load(self, record: ExtensionRecord) -> _Active:
+        from symphony_core.hooks.errors import HookOrderError
+
         ext = record.id
-        self._check_host_api(record)
+        if ext not in self._host_api_checked:
+            self._check_host_api(record)
         plugin = self._import_entry(record)
         info = record.manifest.extension
         try:
@@ -522,6 +632,8 @@ class InProcessRuntime:
             )
 
     def _make_context(self, record: ExtensionRecord) -> ExtensionContext:
+        from symphony_core.hooks.context import ExtensionContext
+
         ext = record.id
         return ExtensionContext(
             manifest=record.manifest,
@@ -570,9 +682,7 @@ class InProcessRuntime:
 
     def _begin_deactivate(self, extension_id: str) -> _Active | None:
         if extension_id not in self._records:
-            raise UnknownExtensionError(
-                "was never added to the in-process runtime", extension_id=extension_id
-            )
+            raise _unknown_extension(extension_id)
         return self._active.get(extension_id)
 
     def _end_deactivate(self, extension_id: str) -> None:
@@ -720,6 +830,8 @@ class InProcessRuntime:
     def _check_broadcast(self, hook: str, kwargs: Mapping[str, Any]) -> None:
         self._check_open()
         if "context" in self._relay.spec_arguments(hook) and "context" not in kwargs:
+            from symphony_core.hooks.errors import HookUsageError
+
             raise HookUsageError(
                 f"hook {hook} takes each extension's own context, so it cannot be broadcast",
                 where=hook,
@@ -822,6 +934,8 @@ class InProcessRuntime:
                 )
             return record
         if not owners:
+            import difflib
+
             close = difflib.get_close_matches(node_type, list(self._node_owners), n=1)
             raise UnknownNodeTypeError(
                 f"no added extension declares node type {node_type!r}"

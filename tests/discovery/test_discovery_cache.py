@@ -16,6 +16,7 @@ import symphony_core.discovery.pipeline as pipeline
 from symphony_core.config import Config
 from symphony_core.discovery import (
     ENTRY_POINT_GROUP,
+    FORMAT_VERSION,
     MAX_INDEX_FILES,
     DiscoveryResult,
     discover,
@@ -351,6 +352,18 @@ def test_code_watch_covers_the_manifest_validator() -> None:
     assert {"model.py", "load.py", "validate.py", "extension.py", "cache.py"} <= paths
 
 
+def test_code_watch_covers_resolution_and_the_libraries_that_judge() -> None:
+    import msgspec as msgspec_module
+    import packaging.specifiers
+
+    watched = {p for p, _ in index_cache.code_watch()}
+    names = {os.path.basename(p) for p in watched}
+    # Resolution results are kept in the index too, so its code and the host API count.
+    assert {"installed.py", "snapshot.py", "hostapi.py", "resolve.py"} <= names
+    assert packaging.specifiers.__file__ in watched
+    assert os.path.dirname(msgspec_module.__file__) in watched
+
+
 def test_rebuild_reuses_unchanged_manifests(
     local: Site, config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -392,10 +405,11 @@ def test_deleting_a_template_file_invalidates(local: Site, config: Config) -> No
 def test_old_index_files_are_pruned(local: Site, config: Config) -> None:
     config.cache_dir.mkdir(parents=True)
     for i in range(MAX_INDEX_FILES + 5):
-        stale = config.cache_dir / f"discovery-v1-{i:08x}.msgpack"
+        stale = config.cache_dir / f"discovery-v{FORMAT_VERSION}-{i:08x}.msgpack"
         stale.write_bytes(b"old")
         os.utime(stale, ns=(i * 10**9, i * 10**9))
-    (config.cache_dir / "discovery-v0-00000000.msgpack").write_bytes(b"older format")
+    older = f"discovery-v{FORMAT_VERSION - 1}-00000000.msgpack"
+    (config.cache_dir / older).write_bytes(b"older format")
     (config.cache_dir / "unrelated.txt").write_text("not ours")
     local.add("acme-a")
 
@@ -405,8 +419,8 @@ def test_old_index_files_are_pruned(local: Site, config: Config) -> None:
     index_files = [n for n in names if n.startswith("discovery-")]
     assert len(index_files) == MAX_INDEX_FILES
     assert _index_file(config, local).name in index_files
-    assert "discovery-v0-00000000.msgpack" not in names
-    assert "discovery-v1-00000000.msgpack" not in names  # the oldest went first
+    assert older not in names
+    assert f"discovery-v{FORMAT_VERSION}-00000000.msgpack" not in names  # the oldest went first
     assert "unrelated.txt" in names
 
 

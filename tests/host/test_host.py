@@ -92,7 +92,7 @@ def test_unknown_extension_and_not_started(tmp_path: Path) -> None:
     with pytest.raises(HostNotStartedError):
         host.extensions()
     host.start()
-    with pytest.raises(UnknownExtensionError, match="nope.nope"):
+    with pytest.raises(UnknownExtensionError, match=r"nope\.nope"):
         host.status("nope.nope")
     host.close()
     with pytest.raises(HostNotStartedError):
