@@ -14,7 +14,9 @@ import pytest
 SYMPHONY = shutil.which("symphony", path=os.path.dirname(sys.executable))
 
 
-def run(*args: str, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     assert SYMPHONY is not None, "the symphony console script is not installed in this venv"
     full_env = {**os.environ, "SYMPHONY_HOME": str(home), **(env or {})}
     return subprocess.run(
@@ -44,7 +46,9 @@ def test_ext_list_shows_the_example(tmp_path: Path) -> None:
     by_id = {e["id"]: e for e in data["extensions"]}
     example = by_id["examples.textops"]
     assert (example["kind"], example["trust"], example["status"]) == (
-        "operator", "community", "sandboxed",
+        "operator",
+        "community",
+        "sandboxed",
     )
     trusted = run("ext", "list", home=tmp_path, env={"SYMPHONY_TRUSTED": "examples.*"})
     line = next(ln for ln in trusted.stdout.splitlines() if ln.startswith("examples.textops"))
