@@ -99,7 +99,12 @@ def resolve(
         symphony_core.errors.ResolutionError: The requirements conflict; the message
             quotes who requires what and lists the versions that exist.
     """
-    wanted = tuple(sorted({_as_requirement(r) for r in roots}, key=lambda r: (r.id, str(r))))
+    # Equal requirements may be spelled differently (">=1,<2" / "<2,>=1"); keep the
+    # smallest spelling of each so messages do not depend on the order of the roots.
+    unique: dict[Requirement, Requirement] = {}
+    for requirement in sorted(map(_as_requirement, roots), key=lambda r: (r.id, str(r))):
+        unique.setdefault(requirement, requirement)
+    wanted = tuple(unique.values())
     provider = ExtensionProvider(source, host_api=host_api, prefer_installed=prefer_installed)
     chosen = _run(wanted, provider, max_rounds)
     _check(wanted, chosen, provider)

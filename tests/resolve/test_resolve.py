@@ -447,3 +447,14 @@ def test_load_order_is_deterministic_and_ties_break_on_id() -> None:
         for order in (cands, list(reversed(cands)))
     }
     assert orders == {("acme.alpha", "acme.zeta", "acme.mid", "acme.app")}
+
+
+def test_conflict_message_does_not_depend_on_how_roots_are_ordered() -> None:
+    # Found by hypothesis: the same specifier spelled two ways, in either order.
+    src = MemorySource([cand("p.a", "0.9")])
+    messages = set()
+    for roots in (["p.a<1.0,>=1.0", "p.a>=1.0,<1.0"], ["p.a>=1.0,<1.0", "p.a<1.0,>=1.0"]):
+        with pytest.raises(ResolutionError) as info:
+            resolve(roots, src)
+        messages.add(str(info.value))
+    assert len(messages) == 1
