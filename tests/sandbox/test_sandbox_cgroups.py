@@ -95,7 +95,10 @@ def test_create_refuses_when_required_controller_missing() -> None:
 def real_support() -> cgroups.CgroupSupport:
     support = cgroups.discover()
     if not support.complete:
-        pytest.skip(f"cgroups not usable here: {support.controllers}")
+        refused = "; ".join(
+            f"{c.name}: {c.reason}" for c in support.controllers.values() if not c.usable
+        )
+        pytest.skip(f"cgroups not delegated to uid {os.geteuid()}: {refused}")
     return support
 
 

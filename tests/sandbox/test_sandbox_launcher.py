@@ -16,9 +16,15 @@ from pathlib import Path
 import msgspec
 import psutil
 import pytest
-from sandbox_harness import Recorder, own_cgroups
+from sandbox_harness import (
+    Recorder,
+    accepted_weakenings,
+    cgroup_unavailable,
+    own_cgroups,
+    sandbox_unavailable,
+)
 
-from symphony_core.runtime.sandbox import cgroups, selftest
+from symphony_core.runtime.sandbox import cgroups, limits, selftest
 from symphony_core.runtime.sandbox.boot import STEPS
 from symphony_core.runtime.sandbox.errors import (
     LauncherError,
@@ -32,8 +38,11 @@ from symphony_core.runtime.sandbox.probe import probe_kernel
 from symphony_core.runtime.sandbox.watchdog import WatchdogStats
 
 CAPS = probe_kernel()
-FULL = CAPS.guarantees().full
-pytestmark = pytest.mark.skipif(not FULL, reason="this machine lacks a full sandbox")
+UNAVAILABLE = sandbox_unavailable(CAPS)
+pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
+#: `no-cgroups` where this uid has no cgroup delegation (e.g. a host running as nobody).
+ACCEPTED = accepted_weakenings(CAPS)
+NO_CGROUPS = cgroup_unavailable(CAPS, *cgroups.CONTROLLERS)
 
 
 def _handshake(
@@ -100,7 +109,11 @@ def test_child_state_after_boot(
     assert facts["rlimits"]["RLIMIT_NOFILE"] == [100, 100]
     assert facts["rlimits"]["RLIMIT_CORE"] == [0, 0]
     assert facts["rlimits"]["RLIMIT_CPU"] == [30, 31]
-    assert "symphony-" in facts["cgroup"]
+    if NO_CGROUPS is None:
+        assert "symphony-" in facts["cgroup"]
+    else:  # `no-cgroups`: the child stays in the host's cgroups, the watchdog watches it
+        assert facts["cgroup"] == Path("/proc/self/cgroup").read_text()
+        assert facts["rlimits"]["RLIMIT_DATA"] == [SandboxProfile().memory_bytes] * 2
     assert run.returncode == 0
 
 
@@ -111,17 +124,42 @@ def test_target_must_be_allowed(launcher: Launcher) -> None:
         Launcher(allowed_targets={"os.system"})
 
 
+@pytest.mark.parametrize("step", ["cgroup", "rlimits"])
 def test_failed_boot_step_is_named_and_cleaned_up(
-    launcher: Launcher, monkeypatch: pytest.MonkeyPatch
+    launcher: Launcher, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    monkeypatch.setattr(
-        cgroups.Cgroup, "procs_files", property(lambda self: ["/nonexistent/cgroup.procs"])
-    )
+    if step == "cgroup":
+        if NO_CGROUPS is not None:
+            pytest.skip(f"{NO_CGROUPS}: no cgroup step to fail")
+        monkeypatch.setattr(
+            cgroups.Cgroup, "procs_files", property(lambda self: ["/nonexistent/cgroup.procs"])
+        )
+    else:
+        # The child refuses an rlimit it does not know, at its rlimits step.
+        monkeypatch.setattr(
+            limits,
+            "plan_limits",
+            lambda *_a, **_k: limits.RlimitPlan(limits={"RLIMIT_BOGUS": (1, 1)}),
+        )
     with pytest.raises(SandboxSetupError) as info:
         _handshake(launcher)
-    assert info.value.details["step"] == "cgroup"
+    assert info.value.details["step"] == step
     assert info.value.details["returncode"] == 121
-    assert "cgroup" in str(info.value)
+    assert step in str(info.value)
+    assert own_cgroups() == []
+
+
+def test_a_missing_mechanism_must_be_accepted_by_name() -> None:
+    # Where cgroups are not delegated (a host running as nobody), the plain launcher
+    # refuses; elsewhere the watchdog backend is the same weakening, asked for explicitly.
+    refusing = Launcher() if ACCEPTED else Launcher(limits="watchdog")
+    try:
+        with pytest.raises(SandboxUnavailableError, match="no-cgroups") as info:
+            refusing.start(SandboxProfile(), target=selftest.HANDSHAKE, extension_id="x")
+        assert "no-cgroups" in (info.value.hint or "")  # the fix is named
+        assert refusing.server_pid is None  # refused while planning: no fork server started
+    finally:
+        refusing.close()
     assert own_cgroups() == []
 
 
@@ -250,7 +288,7 @@ def test_watchdog_backend(recorder: Recorder) -> None:
 
 
 def test_dead_fork_server_is_reported() -> None:
-    with Launcher() as launcher:
+    with Launcher(accept_weaker=ACCEPTED) as launcher:
         launcher.wait_ready()
         host_end, proc = _handshake(launcher)
         server = launcher.server_pid
@@ -280,18 +318,19 @@ def test_host_death_takes_the_fork_server_and_children(tmp_path: Path) -> None:
             from symphony_core.runtime.sandbox import selftest
             from symphony_core.runtime.sandbox.launcher import Launcher
             from symphony_core.runtime.sandbox.policy import SandboxProfile
-            launcher = Launcher()
+            launcher = Launcher(accept_weaker=sys.argv[1:])
             host_end, child_end = socket.socketpair()
             proc = launcher.start(
                 SandboxProfile(), target=selftest.HANDSHAKE, ipc_fd=child_end.fileno()
             )
-            print(launcher.server_pid, proc.pid, proc.cgroup.name, flush=True)
+            group = proc.cgroup.name if proc.cgroup is not None else "-"
+            print(launcher.server_pid, proc.pid, group, flush=True)
             time.sleep(60)
             """
         )
     )
     host = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, start_new_session=True
+        [sys.executable, str(script), *ACCEPTED], stdout=subprocess.PIPE, start_new_session=True
     )
     try:
         assert host.stdout is not None
@@ -305,9 +344,12 @@ def test_host_death_takes_the_fork_server_and_children(tmp_path: Path) -> None:
             time.sleep(0.02)
         assert not psutil.pid_exists(int(server))
         assert not psutil.pid_exists(int(child))
-        # Its cgroup outlived it; the next host's sweep removes it.
-        removed = cgroups.sweep_stale()
-        assert any(name in r for r in removed)
+        if NO_CGROUPS is None:
+            # Its cgroup outlived it; the next host's sweep removes it.
+            removed = cgroups.sweep_stale()
+            assert any(name in r for r in removed)
+        else:
+            assert name == "-"
     finally:
         if host.poll() is None:
             host.kill()
@@ -336,7 +378,7 @@ def test_bad_arguments_leave_nothing_behind(launcher: Launcher) -> None:
 
 
 def test_launcher_close_ends_its_processes() -> None:
-    launcher = Launcher()
+    launcher = Launcher(accept_weaker=ACCEPTED)
     launcher.start_server()
     session = selftest.start_probe(launcher, "hang", {}, SandboxProfile())
     assert session.outcome() is not None
@@ -352,6 +394,10 @@ def test_profile_problems_are_refused_before_forking(launcher: Launcher, tmp_pat
     missing = SandboxProfile(scratch_dir=str(tmp_path / "missing"))
     with pytest.raises(SandboxSetupError, match="scratch directory"):
         launcher.start(missing, target=selftest.HANDSHAKE, extension_id="x")
+    if os.geteuid() != 0:
+        with pytest.raises(SandboxUnavailableError, match="needs a host running as root"):
+            launcher.start(SandboxProfile(run_as_uid=65533), target=selftest.HANDSHAKE)
+        return
     root_home = Path("/root")
     if os.geteuid() != 0 or not Path(sys.base_prefix).resolve().is_relative_to(root_home):
         pytest.skip("the interpreter is not under /root here")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import resource
@@ -82,7 +83,58 @@ def test_loopback_up_talks_to_itself_only() -> None:
         listener.close()
 
 
-@pytest.mark.skipif(not ROOT, reason="the capability drop is only observable as root")
+_CLONE_NEWUTS = 0x04000000
+
+
+def _new_uts_namespace() -> None:
+    # Needs CAP_SYS_ADMIN over the current user namespace (Python 3.11 has no os.unshare).
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWUTS) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _cap_field(name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1], 16)
+    raise AssertionError(name)
+
+
+@pytest.mark.skipif(not CAPS.user_namespaces, reason="no user namespaces")
+def test_capabilities_held_in_a_user_namespace_are_dropped() -> None:
+    # A non-root host's child holds every capability inside its own user namespace
+    # until the privilege step drops them; the kernel then refuses what they allowed.
+    def control() -> dict[str, object]:
+        netns.enter_new_netns(user_namespace=True)
+        return {"cap_eff": _cap_field("CapEff"), "uts": outcome(_new_uts_namespace)}
+
+    held = run_in_child(control)
+    assert held["cap_eff"] != 0
+    assert held["uts"] == "ok"
+
+    def confined() -> dict[str, object]:
+        netns.enter_new_netns(user_namespace=True)
+        result = privileges.drop()
+        return {
+            "caps": [_cap_field("CapEff"), _cap_field("CapPrm"), _cap_field("CapBnd")],
+            "result": [result.effective_caps, result.bounding_caps, result.no_new_privs],
+            "uts": outcome(_new_uts_namespace),
+            "uid": os.getuid(),
+        }
+
+    seen = run_in_child(confined)
+    assert seen["caps"] == [0, 0, 0]
+    assert seen["result"] == [0, 0, True]
+    assert seen["uts"] == errno.EPERM
+    assert seen["uid"] == os.getuid()
+
+
+@pytest.mark.skipif(
+    not ROOT,
+    reason="chown and mknod need capabilities in the initial user namespace, which only "
+    "root holds (the user-namespace case is tested above)",
+)
 def test_capabilities_dropped_for_good(tmp_path: Path) -> None:
     target = tmp_path / "owned"
     target.write_text("x")

@@ -203,8 +203,37 @@ def test_required_weakenings_are_exactly_the_missing_mechanisms(
     assert sum(1 for line in lines if line.startswith("needs opt-in")) == len(expected)
 
 
+def _child_cgroup_errno(directory: Path) -> int | None:
+    """Try what the probe tries, independently: create and remove a child cgroup."""
+    child = directory / f"symphony-test-{os.getpid()}"
+    try:
+        child.mkdir()
+    except OSError as exc:
+        return exc.errno
+    child.rmdir()
+    return None
+
+
 def test_probe_as_an_unprivileged_user_reports_cgroups_unusable() -> None:
-    """Run the probe as ``nobody`` with Debian's world-readable python (if present)."""
+    """Run the probe as ``nobody`` with Debian's world-readable python (if present).
+
+    When this suite itself runs as a non-root user, the probe runs here and is checked
+    against this uid's own attempt to create a child cgroup.
+    """
+    if os.geteuid() != 0:
+        caps = probe_kernel()
+        assert caps.uid == os.geteuid()
+        assert not caps.is_root
+        for status in caps.cgroups.controllers.values():
+            if status.version != "v1" or status.directory is None:
+                continue
+            refused = _child_cgroup_errno(Path(status.directory))
+            assert status.usable == (refused is None), status
+            if refused is not None:
+                assert os.strerror(refused) in (status.reason or ""), status
+        required = caps.guarantees().required_weakenings
+        assert (Weakening.NO_CGROUPS in required) == (not caps.cgroups.complete)
+        return
     system_python = Path("/usr/bin/python3")
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 or setpriv is None or not system_python.exists():

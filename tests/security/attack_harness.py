@@ -12,6 +12,8 @@ import psutil
 
 from symphony_core.runtime.sandbox import cgroups
 from symphony_core.runtime.sandbox.launcher import AuditRecord, Launcher
+from symphony_core.runtime.sandbox.policy import Weakening
+from symphony_core.runtime.sandbox.probe import KernelCapabilities
 
 
 class Recorder:
@@ -59,3 +61,34 @@ def zygote_children(launcher: Launcher) -> list[psutil.Process]:
         return [p for p in psutil.Process(pid).children(recursive=True) if p.status() != "zombie"]
     except psutil.NoSuchProcess:
         return []
+
+
+def accepted_weakenings(caps: KernelCapabilities) -> tuple[str, ...]:
+    """The weakenings these tests accept on this machine: ``no-cgroups``, only when needed.
+
+    A host whose cgroups are not delegated to it (e.g. one running as ``nobody``) must opt
+    in explicitly; the watchdog and rlimits stand in. Any other missing mechanism makes
+    the tests skip (see :func:`sandbox_unavailable`).
+    """
+    if Weakening.NO_CGROUPS in caps.guarantees().required_weakenings:
+        return (Weakening.NO_CGROUPS.value,)
+    return ()
+
+
+def sandbox_unavailable(caps: KernelCapabilities) -> str | None:
+    """Why the sandbox cannot run here even with ``no-cgroups`` accepted, or ``None``."""
+    missing = [w.value for w in caps.guarantees().required_weakenings if w != Weakening.NO_CGROUPS]
+    if not missing:
+        return None
+    return f"this machine needs {', '.join(missing)} for a sandbox; see `symphony doctor`"
+
+
+def cgroup_unavailable(caps: KernelCapabilities, *controllers: str) -> str | None:
+    """Why these cgroup controllers cannot be used by this uid, or ``None``."""
+    reasons = []
+    for name in controllers:
+        status = caps.cgroups.controllers.get(name)
+        if status is None or not status.usable:
+            why = status.reason if status is not None else "not probed"
+            reasons.append(f"{name} cgroup not delegated to uid {os.geteuid()} ({why})")
+    return "; ".join(reasons) or None

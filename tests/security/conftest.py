@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from attack_harness import Recorder, own_cgroups, zygote_children
+from attack_harness import Recorder, accepted_weakenings, own_cgroups, zygote_children
 
 from symphony_core.runtime.sandbox import cgroups
 from symphony_core.runtime.sandbox.launcher import Launcher
+from symphony_core.runtime.sandbox.probe import probe_kernel
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,9 @@ def recorder() -> Recorder:
 
 @pytest.fixture(scope="module")
 def launcher(recorder: Recorder) -> Iterator[Launcher]:
-    launcher = Launcher(audit_sink=recorder)
+    # Without cgroup delegation (a host running as nobody) the tests opt in to
+    # `no-cgroups` explicitly, as a user would; nothing else is ever accepted here.
+    launcher = Launcher(audit_sink=recorder, accept_weaker=accepted_weakenings(probe_kernel()))
     launcher.start_server()
     launcher.wait_ready()
     yield launcher

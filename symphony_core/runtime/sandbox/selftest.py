@@ -223,11 +223,16 @@ def _fork_bomb(a: dict[str, Any]) -> Any:
     return count
 
 
-def _memory(a: dict[str, Any]) -> Any:
-    size = int(a["bytes"])
+def _resident(size: int) -> bytearray:
     block = bytearray(size)
     for offset in range(0, size, 4096):
         block[offset] = 1
+    return block
+
+
+def _memory(a: dict[str, Any]) -> Any:
+    size = int(a["bytes"])
+    _resident(size)
     return size
 
 
@@ -237,8 +242,11 @@ def _tree_memory(a: dict[str, Any]) -> Any:
     for _ in range(int(a.get("count", 3))):
         pid = os.fork()
         if pid == 0:
-            _memory(a)
+            # Keep the block while holding: freed at once, the children would only
+            # overlap for the few milliseconds each takes to touch its pages.
+            held = _resident(int(a["bytes"]))
             time.sleep(float(a.get("hold", 10)))
+            del held
             os._exit(0)
         children.append(pid)
     codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
