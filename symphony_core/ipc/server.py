@@ -24,6 +24,7 @@ from symphony_core.ipc.transport import Channel, attach
 __all__ = ["serve", "serve_async"]
 
 ReadyHook = Callable[[Connection], Awaitable[None] | None]
+EventHook = Callable[[str, Any], None]
 
 
 async def serve_async(
@@ -36,6 +37,7 @@ async def serve_async(
     limits: IpcLimits | None = None,
     versions: Sequence[int] = PROTOCOL_VERSIONS,
     on_ready: ReadyHook | None = None,
+    on_event: EventHook | None = None,
 ) -> str:
     """Serve ``handlers`` over ``channel`` until the connection closes; return why.
 
@@ -49,13 +51,25 @@ async def serve_async(
         versions: Protocol versions this side speaks.
         on_ready: Called (and awaited if it returns an awaitable) once the handshake is
             done, e.g. to subscribe to host topics.
+        on_event: Called as ``on_event(topic, data)`` for every event the host sends on
+            this connection (``Connection.publish`` on the host side), instead of
+            delivering it to subscriptions made here. Must not block.
 
     Raises:
         HandshakeError: The handshake failed.
         VersionMismatchError: The host offered no version we speak (it was told so).
     """
     table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-    conn = Connection(name="host", role="extension", limits=limits, handlers=table)
+    publish_hook = None
+    if on_event is not None:
+        event_hook = on_event
+
+        def publish_hook(_conn: Connection, topic: str, data: Any) -> None:
+            event_hook(topic, data)
+
+    conn = Connection(
+        name="host", role="extension", limits=limits, handlers=table, on_publish=publish_hook
+    )
     await attach(conn, channel)
     await conn.handshake_as_extension(
         extension_id=extension_id,
@@ -83,6 +97,7 @@ def serve(
     limits: IpcLimits | None = None,
     versions: Sequence[int] = PROTOCOL_VERSIONS,
     on_ready: ReadyHook | None = None,
+    on_event: EventHook | None = None,
 ) -> str:
     """Run :func:`serve_async` in a new event loop; return why the connection closed.
 
@@ -100,5 +115,6 @@ def serve(
             limits=limits,
             versions=versions,
             on_ready=on_ready,
+            on_event=on_event,
         )
     )

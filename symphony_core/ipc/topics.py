@@ -1,16 +1,22 @@
 """Topics for publish/subscribe: names, patterns, routing, and bounded subscriptions.
 
-A topic is a dotted name (``workflow.node.done``). A pattern is a topic, a topic prefix
-followed by ``.*`` (``workflow.*`` matches ``workflow.node.done`` but not ``workflow``),
-or ``*`` alone (everything). A :class:`Subscription` keeps at most ``maxsize`` events;
-when a subscriber falls behind, the oldest are dropped and counted, so a slow consumer
-never makes the publisher's memory grow.
+Topic names and patterns follow :mod:`symphony_core.ports.topics`, the one definition
+every bus shares: a topic is one or more dot-separated segments (``workflow.node.done``);
+in a pattern a segment may be ``*`` (exactly one segment: ``workflow.*`` matches
+``workflow.done`` but neither ``workflow`` nor ``workflow.node.done``), and the last
+segment may be ``**`` (one or more segments: ``workflow.**`` matches both, ``**`` alone
+matches every topic). Here those rules are checked and applied to IPC: a malformed
+topic or pattern is an :class:`~symphony_core.ipc.errors.IpcUsageError`, and
+:class:`TopicRouter` finds the targets of a topic without testing every pattern.
+
+A :class:`Subscription` keeps at most ``maxsize`` events; when a subscriber falls
+behind, the oldest are dropped and counted, so a slow consumer never makes the
+publisher's memory grow.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -18,49 +24,46 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from symphony_core.ipc.errors import ConnectionClosedError, IpcUsageError
-from symphony_core.ipc.protocol import MAX_NAME_LENGTH
 from symphony_core.log import get_logger
+from symphony_core.ports import topics as _rules
 
 __all__ = ["Event", "Subscription", "TopicRouter", "check_pattern", "check_topic"]
 
 _log = get_logger("ipc.topics")
-_TOPIC = re.compile(r"[A-Za-z0-9_\-:]+(?:\.[A-Za-z0-9_\-:]+)*\Z")
 T = TypeVar("T")
 
 
 def check_topic(topic: str) -> str:
-    """Return ``topic`` if it is a valid topic name.
+    """Return ``topic`` if it is a valid topic name (see :mod:`symphony_core.ports.topics`).
 
     Raises:
-        IpcUsageError: It is empty, too long, or not dot-separated words of letters,
-            digits, ``_``, ``-`` and ``:``.
+        IpcUsageError: It is empty, too long, or a segment is not letters, digits,
+            ``_``, ``-`` and ``:``.
     """
-    if not isinstance(topic, str) or len(topic) > MAX_NAME_LENGTH or not _TOPIC.match(topic):
+    try:
+        return _rules.check_topic(topic)
+    except _rules.InvalidTopicError as exc:
         raise IpcUsageError(
-            f"invalid topic {topic!r}",
-            hint="use dot-separated words of letters, digits, '_', '-' or ':' "
-            f"(at most {MAX_NAME_LENGTH} characters), e.g. 'workflow.node.done'",
-        )
-    return topic
+            f"invalid topic {topic!r}: {exc.message}",
+            hint="use dot-separated segments of letters, digits, '_', '-' or ':' "
+            f"(at most {_rules.MAX_TOPIC_LENGTH} characters), e.g. 'workflow.node.done'",
+        ) from None
 
 
 def check_pattern(pattern: str) -> str:
-    """Return ``pattern`` if it is a topic, ``prefix.*`` or ``*``.
+    """Return ``pattern`` if it is a valid subscription pattern.
 
     Raises:
-        IpcUsageError: It is neither.
+        IpcUsageError: It is malformed, or ``**`` is not its last segment.
     """
-    if pattern == "*":
-        return pattern
-    base = pattern[:-2] if isinstance(pattern, str) and pattern.endswith(".*") else pattern
     try:
-        check_topic(base)
-    except IpcUsageError:
+        return _rules.check_pattern(pattern)
+    except _rules.InvalidTopicError as exc:
         raise IpcUsageError(
-            f"invalid topic pattern {pattern!r}",
-            hint="use a topic ('a.b'), a prefix followed by '.*' ('a.*'), or '*'",
+            f"invalid topic pattern {pattern!r}: {exc.message}",
+            hint="use a topic ('a.b'), '*' for one segment ('a.*'), or a last segment "
+            "'**' for one or more ('a.**', '**')",
         ) from None
-    return pattern
 
 
 class Event(msgspec.Struct, frozen=True, gc=False):
@@ -77,35 +80,72 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     source: str
 
 
+class _Node(Generic[T]):
+    """One level of the wildcard trie: literal children, a ``*`` child, ``**`` targets."""
+
+    __slots__ = ("children", "star", "tail", "targets")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node[T]] = {}
+        self.star: _Node[T] | None = None
+        # Patterns ending here (the topic has exactly this many segments).
+        self.targets: dict[T, int] = {}
+        # Patterns whose '**' starts after this level (one or more segments follow).
+        self.tail: dict[T, int] = {}
+
+    def empty(self) -> bool:
+        return not (self.children or self.star or self.targets or self.tail)
+
+
 class TopicRouter(Generic[T]):
     """Map patterns to targets and find the targets a topic reaches.
 
-    Exact patterns are a dict lookup; ``prefix.*`` patterns are checked per dotted
-    prefix of the topic, so matching costs one lookup per level of the topic.
+    Patterns without wildcards are a dict lookup. Wildcard patterns live in a trie of
+    segments (a literal child per segment, one child for ``*``, and the targets of a
+    trailing ``**`` per level), so matching a topic costs a walk down its segments, not a
+    test of every pattern.
     """
 
-    __slots__ = ("_all", "_exact", "_prefix")
+    __slots__ = ("_exact", "_root")
 
     def __init__(self) -> None:
         self._exact: dict[str, dict[T, int]] = {}
-        self._prefix: dict[str, dict[T, int]] = {}
-        self._all: dict[T, int] = {}
+        self._root: _Node[T] = _Node()
 
     def _slot(self, pattern: str, create: bool) -> dict[T, int] | None:
-        if pattern == "*":
-            return self._all
-        table, key = (
-            (self._prefix, pattern[:-2]) if pattern.endswith(".*") else (self._exact, pattern)
-        )
-        slot = table.get(key)
-        if slot is None and create:
-            slot = table[key] = {}
-        return slot
+        segments = pattern.split(".")
+        if "*" not in segments and segments[-1] != "**":
+            slot = self._exact.get(pattern)
+            if slot is None and create:
+                slot = self._exact[pattern] = {}
+            return slot
+        node = self._root
+        last = len(segments) - 1
+        for index, segment in enumerate(segments):
+            if segment == "**" and index == last:
+                return node.tail
+            if segment == "*":
+                child = node.star
+                if child is None:
+                    if not create:
+                        return None
+                    child = node.star = _Node()
+            else:
+                child = node.children.get(segment)
+                if child is None:
+                    if not create:
+                        return None
+                    child = node.children[segment] = _Node()
+            node = child
+        return node.targets
 
     def add(self, pattern: str, target: T) -> bool:
         """Route ``pattern`` to ``target``; return True if the pair is new.
 
         The same pair added twice must be removed twice.
+
+        Raises:
+            IpcUsageError: The pattern is malformed.
         """
         slot = self._slot(check_pattern(pattern), create=True)
         assert slot is not None
@@ -122,24 +162,57 @@ class TopicRouter(Generic[T]):
         if slot[target]:
             return False
         del slot[target]
-        if not slot and pattern != "*":
-            table = self._prefix if pattern.endswith(".*") else self._exact
-            table.pop(pattern[:-2] if pattern.endswith(".*") else pattern, None)
+        if not slot:
+            if pattern in self._exact and self._exact[pattern] is slot:
+                del self._exact[pattern]
+            else:
+                self._prune(pattern.split("."))
         return True
+
+    def _prune(self, segments: list[str]) -> None:
+        """Drop the trie nodes along ``segments`` that no longer lead anywhere."""
+        path: list[tuple[_Node[T], str]] = []
+        node = self._root
+        for segment in segments:
+            child = node.star if segment == "*" else node.children.get(segment)
+            if child is None:
+                break
+            path.append((node, segment))
+            node = child
+        for parent, segment in reversed(path):
+            child = parent.star if segment == "*" else parent.children[segment]
+            if child is None or not child.empty():
+                return
+            if segment == "*":
+                parent.star = None
+            else:
+                del parent.children[segment]
 
     def remove_target(self, target: T) -> list[str]:
         """Remove every route to ``target``; return the patterns it had."""
         gone: list[str] = []
-        if self._all.pop(target, None) is not None:
-            gone.append("*")
-        for table, suffix in ((self._exact, ""), (self._prefix, ".*")):
-            for key in list(table):
-                slot = table[key]
-                if slot.pop(target, None) is not None:
-                    gone.append(key + suffix)
-                    if not slot:
-                        del table[key]
+        for key in list(self._exact):
+            slot = self._exact[key]
+            if slot.pop(target, None) is not None:
+                gone.append(key)
+                if not slot:
+                    del self._exact[key]
+        self._remove_below(self._root, [], target, gone)
         return gone
+
+    def _remove_below(self, node: _Node[T], prefix: list[str], target: T, gone: list[str]) -> None:
+        if node.targets.pop(target, None) is not None:
+            gone.append(".".join(prefix))
+        if node.tail.pop(target, None) is not None:
+            gone.append(".".join([*prefix, "**"]))
+        for segment, child in list(node.children.items()):
+            self._remove_below(child, [*prefix, segment], target, gone)
+            if child.empty():
+                del node.children[segment]
+        if node.star is not None:
+            self._remove_below(node.star, [*prefix, "*"], target, gone)
+            if node.star.empty():
+                node.star = None
 
     def targets(self, pattern: str) -> list[T]:
         """Return the targets routed under exactly ``pattern``."""
@@ -148,29 +221,47 @@ class TopicRouter(Generic[T]):
 
     def all_targets(self) -> list[T]:
         """Return every target with at least one route, once each."""
-        found: dict[T, None] = dict.fromkeys(self._all)
-        for table in (self._exact, self._prefix):
-            for slot in table.values():
-                found.update(dict.fromkeys(slot))
+        found: dict[T, None] = {}
+        for slot in self._exact.values():
+            found.update(dict.fromkeys(slot))
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            found.update(dict.fromkeys(node.targets))
+            found.update(dict.fromkeys(node.tail))
+            stack.extend(node.children.values())
+            if node.star is not None:
+                stack.append(node.star)
         return list(found)
 
     def match(self, topic: str) -> list[T]:
         """Return each target that ``topic`` reaches, once, in no particular order."""
-        found: dict[T, None] = dict.fromkeys(self._all)
         exact = self._exact.get(topic)
-        if exact:
-            found.update(dict.fromkeys(exact))
-        if self._prefix:
-            end = topic.find(".")
-            while end != -1:
-                slot = self._prefix.get(topic[:end])
-                if slot:
-                    found.update(dict.fromkeys(slot))
-                end = topic.find(".", end + 1)
+        found: dict[T, None] = dict.fromkeys(exact) if exact else {}
+        root = self._root
+        if root.empty():
+            return list(found)
+        nodes = [root]
+        for segment in topic.split("."):
+            following: list[_Node[T]] = []
+            for node in nodes:
+                if node.tail:
+                    found.update(dict.fromkeys(node.tail))  # '**' takes this and the rest
+                child = node.children.get(segment)
+                if child is not None:
+                    following.append(child)
+                if node.star is not None:
+                    following.append(node.star)
+            nodes = following
+            if not nodes:
+                return list(found)
+        for node in nodes:
+            if node.targets:
+                found.update(dict.fromkeys(node.targets))
         return list(found)
 
     def __bool__(self) -> bool:
-        return bool(self._all or self._exact or self._prefix)
+        return bool(self._exact) or not self._root.empty()
 
 
 class Subscription:

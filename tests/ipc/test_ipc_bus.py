@@ -598,9 +598,10 @@ def test_events_flow_both_ways_and_patterns_match() -> None:
 
     async def main() -> None:
         async with in_process({"emit": emit, "collect": collect}) as (bus, conn, _):
-            everything = bus.subscribe("*")
+            everything = bus.subscribe("**")
             nodes = bus.subscribe("wf.node.*")
             exact = bus.subscribe("wf.done")
+            one_level = bus.subscribe("*")
             assert await conn.call("emit", ["wf.node.a", {"ok": True}])
             assert await conn.call("emit", ["wf.done", 1])
             assert await conn.call("emit", ["other", 2])
@@ -612,9 +613,10 @@ def test_events_flow_both_ways_and_patterns_match() -> None:
             ]
             assert [e.topic for e in nodes.drain()] == ["wf.node.a"]
             assert [e.topic for e in exact.drain()] == ["wf.done"]
+            assert [e.topic for e in one_level.drain()] == ["other"]  # '*' is one segment
             # Host -> extension: only after the extension subscribed.
-            assert bus.publish("cfg.changed", 0) == 1  # the host's own "*" subscriber
-            waiting = asyncio.create_task(conn.call("collect", ["cfg.*", 2]))
+            assert bus.publish("cfg.changed", 0) == 1  # the host's own "**" subscriber
+            waiting = asyncio.create_task(conn.call("collect", ["cfg.**", 2]))
             for _ in range(100):
                 if bus.subscribers("cfg.x")[1]:
                     break
@@ -652,10 +654,13 @@ def test_invalid_topics_and_patterns_are_refused() -> None:
         with pytest.raises(IpcUsageError):
             Bus().publish(topic)
         bus_errors.append(topic)
-    for pattern in ("", "a.*.b", "**", "a.", "a b.*"):
+    for pattern in ("", "a.**.b", "***", "a*", "a.", "a b.*", "x" * 300):
         with pytest.raises(IpcUsageError):
             Bus().subscribe(pattern)
     assert len(bus_errors) == 6
+    # The wildcards of symphony_core.ports.topics: '*' one segment anywhere, '**' last.
+    for pattern in ("*", "**", "a.*.b", "a.**", "*.b.**"):
+        Bus().subscribe(pattern).close()
 
 
 def test_extension_calls_the_hosts_handlers() -> None:

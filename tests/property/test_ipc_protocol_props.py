@@ -32,6 +32,7 @@ from symphony_core.ipc.protocol import (
     Welcome,
 )
 from symphony_core.ipc.topics import TopicRouter
+from symphony_core.ports.topics import topic_matches
 
 scalars = (
     st.none()
@@ -152,15 +153,23 @@ def test_near_miss_messages_never_escape_as_other_errors(tag: int, fields: list[
         decode_message(body)
 
 
-patterns = st.one_of(st.just("*"), names, names.map(lambda n: n + ".*"))
+def _pattern(parts: list[str], tail: bool) -> str:
+    return ".".join(parts + (["**"] if tail else []))
+
+
+# Patterns of literal words and '*' segments, optionally ending in '**'; few distinct
+# words so that patterns and topics collide often.
+pattern_words = st.sampled_from(["a", "b", "c", "*"])
+patterns = st.one_of(
+    st.just("**"),
+    st.builds(_pattern, st.lists(pattern_words, min_size=1, max_size=4), st.booleans()),
+)
+topics = st.builds(".".join, st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=5))
 
 
 def model_matches(pattern: str, topic: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.endswith(".*"):
-        return topic.startswith(pattern[:-1])
-    return topic == pattern
+    # The single definition every bus uses.
+    return topic_matches(pattern, topic)
 
 
 class RouterMachine(RuleBasedStateMachine):
@@ -191,7 +200,7 @@ class RouterMachine(RuleBasedStateMachine):
         assert set(self.router.remove_target(who)) == expected
         self.routes = [(p, t) for p, t in self.routes if t != who]
 
-    @rule(topic=names)
+    @rule(topic=topics)
     def match(self, topic: str) -> None:
         expected = {t for p, t in self.routes if model_matches(p, topic)}
         got = self.router.match(topic)

@@ -131,7 +131,8 @@ class CgroupStats(msgspec.Struct, frozen=True, kw_only=True):
         memory_limit_hits: Times an allocation hit the limit (v1 ``failcnt``,
             v2 ``max`` events).
         pids_current: Processes (and threads) in the cgroup now.
-        pids_limit_hits: Forks refused by the pids limit (v2 only; v1 has no counter).
+        pids_limit_hits: Forks refused by the pids limit (v2, and v1 where the kernel
+            has ``pids.events``).
         cpu_usage_ns: CPU time used by the whole tree.
         cpu_throttled_ns: Time the tree spent throttled by the CPU quota.
     """
@@ -592,8 +593,10 @@ class Cgroup:
         with contextlib.suppress(OSError, ValueError):
             if pid_dir is not None:
                 values["pids_current"] = int(_read(pid_dir / "pids.current"))
-                if self.versions["pids"] == "v2":
-                    values["pids_limit_hits"] = _int_field(_read(pid_dir / "pids.events"), "max")
+                pid_events = pid_dir / "pids.events"
+                # v2 always has it; v1 too on recent kernels (4.x and later).
+                if self.versions["pids"] == "v2" or pid_events.exists():
+                    values["pids_limit_hits"] = _int_field(_read(pid_events), "max")
         cpu = self.directories.get("cpu")
         with contextlib.suppress(OSError, ValueError):
             if cpu is not None and self.versions["cpu"] == "v2":

@@ -75,6 +75,7 @@ from symphony_core.runtime.sandbox.zygote import (
 __all__ = [
     "SELFTEST_TARGETS",
     "AuditRecord",
+    "ExitListener",
     "Launcher",
     "SandboxedProcess",
     "runtime_read_paths",
@@ -118,6 +119,10 @@ _BOOTSTRAP = (
     "from symphony_core.runtime.sandbox.zygote import main;"
     "main(int(sys.argv[2]),sys.argv[1],_t)"
 )
+
+
+ExitListener = Callable[[int, int], None]
+"""Called as ``listener(pid, returncode)`` when a sandboxed process ends (I/O thread)."""
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -368,6 +373,20 @@ class Launcher:
         self._runtime_read: list[str] | None = None
         self._support: cgroups.CgroupSupport | None = None
         self._processes: dict[int, SandboxedProcess] = {}
+        self._exit_listeners: list[ExitListener] = []
+
+    def add_exit_listener(self, listener: ExitListener) -> None:
+        """Call ``listener(pid, returncode)`` whenever a process of this launcher ends.
+
+        It runs on the launcher's I/O thread, after :attr:`SandboxedProcess.returncode`
+        is set; it must not block (hand the news to your own thread or loop).
+        """
+        self._exit_listeners.append(listener)
+
+    def remove_exit_listener(self, listener: ExitListener) -> None:
+        """Stop calling ``listener`` (no error if it was not added)."""
+        with contextlib.suppress(ValueError):
+            self._exit_listeners.remove(listener)
 
     @property
     def caps(self) -> KernelCapabilities:
@@ -493,7 +512,17 @@ class Launcher:
                 self._exits[reply.pid] = reply.returncode
                 self._exit_cond.notify_all()
             self.watchdog.unregister(reply.pid)
+            for listener in list(self._exit_listeners):
+                try:
+                    listener(reply.pid, reply.returncode)
+                except Exception:
+                    _log.exception("an exit listener failed")
         else:
+            if isinstance(reply, Spawned):
+                # The pid may be a recycled one: forget the exit of its previous owner
+                # before anyone can ask the new process for its return code.
+                with self._exit_cond:
+                    self._exits.pop(reply.pid, None)
             pending = self._pending.pop(reply.id, None)
             if pending is None:
                 # A reply after start() gave up: nobody owns that child, end it.

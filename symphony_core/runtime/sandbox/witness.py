@@ -29,6 +29,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 import msgspec
@@ -201,9 +202,34 @@ def _metadata(action: str) -> Callable[[_Witness, tuple[Any, ...]], None]:
     return handler
 
 
+_SOCKET_INIT = socket.socket.__init__.__code__
+
+
+def _wraps_descriptor() -> bool:
+    """Whether the ``socket.__new__`` being audited wraps an existing descriptor.
+
+    ``socket.socket(fileno=...)`` and ``socket.socketpair()`` (which wraps the pair it
+    got from the kernel) raise the same event as a new socket, but make no ``socket()``
+    call for seccomp to refuse: only the ``fileno`` argument of ``socket.__init__``
+    tells them apart.
+    """
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code is _SOCKET_INIT:
+            return frame.f_locals.get("fileno") is not None
+        frame = frame.f_back
+    return False
+
+
 def _socket(w: _Witness, args: tuple[Any, ...]) -> None:
     family = args[1]
-    if isinstance(family, int) and family not in w.policy.socket_families:
+    if (
+        isinstance(family, int)
+        and family not in w.policy.socket_families
+        and not _wraps_descriptor()
+    ):
         try:
             name = socket.AddressFamily(family).name
         except ValueError:
