@@ -23,7 +23,6 @@ if TYPE_CHECKING:
         ExtensionStatus,
         Host,
         HostNotStartedError,
-        SandboxUnavailableError,
         UnknownExtensionError,
     )
     from symphony_core.config import Config, load_config
@@ -84,6 +83,7 @@ if TYPE_CHECKING:
         NodeOutputError,
         UnknownNodeTypeError,
     )
+    from symphony_core.runtime.sandbox.errors import SandboxUnavailableError
 
 # name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -92,7 +92,7 @@ _EXPORTS: dict[str, str] = {
     "ExtensionStatus": "symphony_core.app",
     "ExtensionNotRunnableError": "symphony_core.app",
     "HostNotStartedError": "symphony_core.app",
-    "SandboxUnavailableError": "symphony_core.app",
+    "SandboxUnavailableError": "symphony_core.runtime.sandbox.errors",
     "UnknownExtensionError": "symphony_core.app",
     "HOST_API_VERSION": "symphony_core.hostapi",
     # commons

@@ -29,20 +29,25 @@ from symphony_core.errors import ExtensionError, ExtensionLoadError, SymphonyErr
 from symphony_core.extension import ExtensionRecord, Trust
 from symphony_core.resolution.outcome import InstalledResolution, refusals_error
 from symphony_core.resolution.snapshot import SNAPSHOT_NAME, dump_resolution, load_resolution
-from symphony_core.runtime.inprocess import InProcessRuntime
+from symphony_core.runtime.inprocess import (
+    AmbiguousNodeTypeError,
+    InProcessRuntime,
+    UnknownNodeTypeError,
+)
 
 if TYPE_CHECKING:
     import logging
 
+    from symphony_core.audit import AuditLog
     from symphony_core.manifest.model import Manifest
     from symphony_core.ports.runtime import UnknownExtensionError as _PortUnknownExtensionError
+    from symphony_core.runtime.sandboxed import SandboxedRuntime
 
 __all__ = [
     "ExtensionNotRunnableError",
     "ExtensionStatus",
     "Host",
     "HostNotStartedError",
-    "SandboxUnavailableError",
     "Status",
     "UnknownExtensionError",
 ]
@@ -58,12 +63,15 @@ def _log() -> logging.Logger:
     return get_logger("host")
 
 
-Status = Literal["active", "ready", "sandboxed", "failed", "refused", "disabled", "safe-mode"]
+Status = Literal[
+    "active", "ready", "sandboxed", "quarantined", "failed", "refused", "disabled", "safe-mode"
+]
 """Where an installed extension stands:
 
 * ``active`` — trusted, imported and activated in-process;
 * ``ready`` — trusted, resolved, will be imported on first use;
-* ``sandboxed`` — community, resolved; runs in a sandboxed process;
+* ``sandboxed`` — community, resolved; runs in a sandboxed process (``active`` while it runs);
+* ``quarantined`` — community, crashed repeatedly; refused until released;
 * ``failed`` — discovery failed (bad entry point or manifest), or activation failed;
 * ``refused`` — resolution refused it (missing or conflicting dependency, host API);
 * ``disabled`` — turned off by the ``disabled`` setting;
@@ -104,12 +112,6 @@ class HostNotStartedError(UserError):
     code = "host.not_started"
 
 
-class SandboxUnavailableError(ExtensionError, UserError):
-    """A community extension was called but this host has no sandbox runtime attached."""
-
-    code = "host.sandbox_unavailable"
-
-
 class ExtensionStatus(msgspec.Struct, frozen=True, kw_only=True):
     """One installed extension as the host sees it.
 
@@ -148,6 +150,12 @@ class Host:
         config: The configuration; :func:`symphony_core.config.load_config` when omitted.
         paths: Search path for extensions (``sys.path`` when omitted).
         runtime: The in-process runtime to use (one is built from ``config`` when omitted).
+        sandbox: The runtime of community extensions; when omitted, one is built on
+            first use with the permission policy (``<home>/policy.toml``) deciding each
+            extension's sandbox and the audit log (``<home>/audit``) recording refusals.
+        prewarm_sandbox: Start the sandbox's fork server during :meth:`start` (in the
+            background) when community extensions are installed, so the first call to
+            one does not pay for it. Off by default: a listing needs no processes.
     """
 
     def __init__(
@@ -156,10 +164,17 @@ class Host:
         *,
         paths: Sequence[str] | None = None,
         runtime: InProcessRuntime | None = None,
+        sandbox: SandboxedRuntime | None = None,
+        prewarm_sandbox: bool = False,
     ) -> None:
         self.config = config or load_config()
         self._paths = list(paths) if paths is not None else None
         self._runtime = runtime
+        self._sandbox = sandbox
+        self._own_sandbox = sandbox is None
+        self._prewarm = prewarm_sandbox
+        self._audit: AuditLog | None = None
+        self._community: tuple[ExtensionRecord, ...] = ()
         self._discovery: DiscoveryResult | None = None
         self._resolution: InstalledResolution | None = None
         self._activation_failures: dict[str, SymphonyError] = {}
@@ -210,6 +225,9 @@ class Host:
                 # Resolution refused every record whose host-api range excludes this host.
                 trusted = (r for r in resolution.loadable if r.trust == "trusted")
                 runtime.add_all(trusted, host_api_checked=True)
+                self._community = tuple(r for r in resolution.loadable if r.trust == "community")
+                if self._sandbox is not None:
+                    self._sandbox.add_all(self._community)
                 self._index(discovery, resolution)
             finally:
                 if was_enabled:
@@ -223,7 +241,36 @@ class Host:
             )
         for ext, error in resolution.refused.items():
             _log().warning("extension refused: %s", error, extra={"extension_id": ext})
+        if self._prewarm and self._community:
+            self.sandbox.start()
         return self
+
+    @property
+    def sandbox(self) -> SandboxedRuntime:
+        """The runtime of the community extensions (built and filled on first use).
+
+        Raises:
+            HostNotStartedError: The host is not started.
+            PolicyError: The permission policy file is invalid.
+        """
+        self._started()
+        with self._lock:
+            if self._sandbox is None:
+                from symphony_core.audit import AuditLog
+                from symphony_core.permissions import PermissionService
+                from symphony_core.runtime.sandboxed import SandboxedRuntime
+
+                permissions = PermissionService(self.config)
+                self._audit = audit = AuditLog.for_config(self.config)
+                sandbox = SandboxedRuntime(
+                    self.config,
+                    profile_for=permissions.profile_for,
+                    audit_sink=audit.sink(),
+                    accept_weaker=permissions.accepted_weakenings(),
+                )
+                sandbox.add_all(self._community)
+                self._sandbox = sandbox
+            return self._sandbox
 
     def _index(self, discovery: DiscoveryResult, resolution: InstalledResolution) -> None:
         self._records = {record.id: record for record in discovery.extensions}
@@ -237,12 +284,24 @@ class Host:
         self._failures, self._skipped = failures, skipped
 
     def close(self) -> None:
-        """Deactivate every active extension, in reverse activation order."""
+        """Deactivate every extension and stop every sandboxed process (grandchildren too)."""
         with self._lock:
             runtime, self._runtime = self._runtime, None
+            sandbox = self._sandbox if self._own_sandbox else None
+            if self._own_sandbox:
+                self._sandbox = None
+            audit, self._audit = self._audit, None
             self._discovery = self._resolution = None
-        if runtime is not None:
-            runtime.close()
+        try:
+            if sandbox is not None:
+                sandbox.close()
+        finally:
+            try:
+                if runtime is not None:
+                    runtime.close()
+            finally:
+                if audit is not None:
+                    audit.close()
 
     def __enter__(self) -> Host:
         if self._discovery is None:
@@ -349,25 +408,42 @@ class Host:
         elif record.id in self._activation_failures:
             status, cause = "failed", self._activation_failures[record.id]
         elif record.trust == "community":
-            status = "sandboxed"
+            status = self._community_status(record.id)
         elif runtime.is_active(record.id):
             status = "active"
         else:
             status = "ready" if record.id in loadable else "refused"
         return _status_of(record, status, cause)
 
+    def _community_status(self, extension_id: str) -> Status:
+        sandbox = self._sandbox
+        if sandbox is None or extension_id not in self._loadable:
+            return "sandboxed"
+        state = sandbox.status(extension_id)
+        if state.state == "quarantined":
+            return "quarantined"
+        return "active" if state.active else "sandboxed"
+
     # -- running -------------------------------------------------------------------------
 
     def activate(self, extension_id: str) -> None:
-        """Activate a trusted extension now instead of on first use.
+        """Activate an extension now instead of on first use.
+
+        A trusted extension is imported in-process; a community one gets its sandboxed
+        process.
 
         Raises:
-            SandboxUnavailableError: The extension is a community one.
+            ExtensionNotRunnableError: It failed, was refused, disabled or skipped.
+            SandboxUnavailableError: This kernel lacks a sandbox mechanism and no weaker
+                sandbox was accepted.
             ExtensionLoadError: Import or activation failed (the status becomes ``failed``).
         """
-        self._check_runnable(extension_id)
+        trust = self._check_runnable(extension_id)
         try:
-            self.runtime.activate(extension_id)
+            if trust == "community":
+                self.sandbox.activate(extension_id)
+            else:
+                self.runtime.activate(extension_id)
         except SymphonyError as exc:
             self._activation_failures[extension_id] = exc
             raise
@@ -393,8 +469,12 @@ class Host:
         ext_id: str | None = None
         if "/" in node_type:
             ext_id, node_type = node_type.split("/", 1)
-            self._check_runnable(ext_id)
+        else:
+            ext_id = self._owner_of(node_type)
+        trust = self._check_runnable(ext_id)
         try:
+            if trust == "community":
+                return self.sandbox.call_node(node_type, inputs, params, extension_id=ext_id)
             return self.runtime.call_node(node_type, inputs, params, extension_id=ext_id)
         except ExtensionLoadError as exc:
             # A lazy activation failed: remember it so listings show the extension as failed.
@@ -406,7 +486,25 @@ class Host:
         """Broadcast a hook to the trusted extensions that take part in it."""
         return self.runtime.call_hook(hook, **kwargs)
 
-    def _check_runnable(self, extension_id: str) -> None:
+    def _owner_of(self, node_type: str) -> str:
+        owners = sorted(
+            ext
+            for ext in self._loadable
+            if any(node.type == node_type for node in self._records[ext].manifest.nodes)
+        )
+        if len(owners) == 1:
+            return owners[0]
+        if not owners:
+            raise UnknownNodeTypeError(
+                f"no loadable extension contributes the node type {node_type!r}",
+                hint="run 'symphony ext list' and 'symphony ext info ID' to see node types",
+            )
+        raise AmbiguousNodeTypeError(
+            f"several extensions contribute the node type {node_type!r}: {', '.join(owners)}",
+            hint="name the extension: 'EXTENSION.ID/" + node_type + "'",
+        )
+
+    def _check_runnable(self, extension_id: str) -> Trust:
         status = self.status(extension_id)
         if status.status in ("failed", "refused", "disabled", "safe-mode"):
             reason = (status.cause or {}).get("message", status.status)
@@ -415,13 +513,17 @@ class Host:
                 extension_id=extension_id,
                 hint="run 'symphony ext info " + extension_id + "' for the cause",
             )
-        if status.trust == "community":
-            raise SandboxUnavailableError(
-                "is a community extension and runs only in a sandboxed process, "
-                "which this host has not started",
-                extension_id=extension_id,
-                hint="trust it explicitly (the 'trusted' setting) only if you vouch for its code",
-            )
+        return status.trust
+
+    def release(self, extension_id: str) -> bool:
+        """Lift a community extension's crash-loop quarantine.
+
+        Returns:
+            Whether it was quarantined; it starts again on its next use.
+        """
+        if self._check_runnable(extension_id) != "community":
+            return False
+        return self.sandbox.release(extension_id)
 
 
 _UNKNOWN_DOC = "No installed extension has the given id (a user's typo, hence a user error)."

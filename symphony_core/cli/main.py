@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from symphony_core.cli.context import CliState
-from symphony_core.errors import SymphonyError, UserError
+from symphony_core.errors import InternalError, SymphonyError
 from symphony_core.log import configure_logging
 
 __all__ = ["cli", "main"]
@@ -92,12 +92,14 @@ def main(argv: list[str] | None = None) -> Any:
         return sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         return sys.exit(exc.exit_code)
-    except UserError as exc:
-        _report(exc, as_json)
-        return sys.exit(EXIT_USER_ERROR)
-    except SymphonyError as exc:
+    except InternalError as exc:
         _report(exc, as_json)
         return sys.exit(EXIT_INTERNAL)
+    except SymphonyError as exc:
+        # A user's mistake, or an extension's failure that names the extension: either
+        # way not a bug in Symphony, so one line and exit 1.
+        _report(exc, as_json)
+        return sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return sys.exit(130)

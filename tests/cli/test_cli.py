@@ -113,3 +113,45 @@ def test_ext_check_and_schema(tmp_path: Path) -> None:
     assert {"extension.id", "extension.version", "extension.kind", "extension.entry"} <= paths
     schema = json.loads(run("ext", "schema", home=tmp_path).stdout)
     assert "extension" in json.dumps(schema)
+
+
+def test_ext_call_runs_the_example_sandboxed_end_to_end(tmp_path: Path) -> None:
+    proc = run(
+        "ext",
+        "call",
+        "examples.textops/tokenize",
+        "-i",
+        "text=Hello big World, hello",
+        "--json",
+        home=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outputs"] == {"tokens": ["hello", "big", "world", "hello"]}
+    counts = run(
+        "ext", "call", "word_count", "-i", 'tokens=["a","b","a"]', "-p", "top=1", home=tmp_path
+    )
+    assert counts.returncode == 0, counts.stderr
+    assert counts.stdout.splitlines() == ['counts: {"a": 2}', "total: 3", "distinct: 2"]
+
+
+def test_ext_call_mistakes_are_one_line(tmp_path: Path) -> None:
+    bad_param = run(
+        "ext",
+        "call",
+        "examples.textops/tokenize",
+        "-i",
+        "text=x",
+        "-p",
+        "pattern=(",
+        home=tmp_path,
+    )
+    assert bad_param.returncode == 1
+    assert "examples.textops" in bad_param.stderr
+    assert "not a valid regular expression" in bad_param.stderr
+    assert "Traceback" not in bad_param.stderr
+    unknown = run("ext", "call", "nope", home=tmp_path)
+    assert unknown.returncode == 1
+    assert "no loadable extension contributes the node type 'nope'" in unknown.stderr
+    malformed = run("ext", "call", "tokenize", "-i", "text", home=tmp_path)
+    assert malformed.returncode == 2
+    assert "NAME=VALUE" in malformed.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,6 @@ from symphony_core.app import (
     ExtensionNotRunnableError,
     Host,
     HostNotStartedError,
-    SandboxUnavailableError,
     UnknownExtensionError,
 )
 from symphony_core.config import load_config
@@ -69,13 +69,29 @@ def test_pipeline_of_nodes(tmp_path: Path) -> None:
         assert host.load_order() == [EXAMPLE]
 
 
-def test_community_extension_is_not_run_in_process(tmp_path: Path) -> None:
-    with _host(tmp_path) as host:
+def test_community_extension_runs_sandboxed_with_the_same_results(tmp_path: Path) -> None:
+    text = "The cat saw THE dog"
+    with _host(tmp_path / "trusted", trusted=["examples.*"]) as host:
+        in_process = host.call_node(f"{EXAMPLE}/tokenize", {"text": text})
+    with _host(tmp_path / "community") as host:
         status = host.status(EXAMPLE)
         assert (status.trust, status.status) == ("community", "sandboxed")
-        with pytest.raises(SandboxUnavailableError, match=EXAMPLE):
-            host.call_node(f"{EXAMPLE}/tokenize", {"text": "x"})
-        assert not host.runtime.is_active(EXAMPLE)
+        sandboxed = host.call_node("tokenize", {"text": text})  # bare type: one owner
+        assert dict(sandboxed) == dict(in_process)
+        assert not host.runtime.is_active(EXAMPLE)  # never imported into the host
+        assert host.status(EXAMPLE).status == "active"
+        pid = host.sandbox.status(EXAMPLE).pid
+        assert pid is not None
+        assert pid != os.getpid()
+    # close() stopped the sandboxed process.
+    assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def test_disabled_and_safe_mode(tmp_path: Path) -> None:
