@@ -92,3 +92,18 @@ def cgroup_unavailable(caps: KernelCapabilities, *controllers: str) -> str | Non
             why = status.reason if status is not None else "not probed"
             reasons.append(f"{name} cgroup not delegated to uid {os.geteuid()} ({why})")
     return "; ".join(reasons) or None
+
+
+def process_limit_unavailable(caps: KernelCapabilities) -> str | None:
+    """Why nothing bounds a sandboxed tree's process count here, or ``None``.
+
+    A pids cgroup does, or (non-root host) ``RLIMIT_NPROC`` in the child's own user
+    namespace; the ``process-count`` guarantee says which.
+    """
+    guarantee = next(g for g in caps.guarantees().items if g.name == "process-count")
+    if guarantee.active:
+        return None
+    return (
+        f"neither a pids cgroup nor RLIMIT_NPROC in a user namespace of the child's own "
+        f"is available to uid {os.geteuid()} ({guarantee.mechanism}): nothing holds a fork bomb"
+    )

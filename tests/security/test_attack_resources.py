@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
 import psutil
 import pytest
-from attack_harness import Recorder, cgroup_unavailable, sandbox_unavailable
+from attack_harness import (
+    Recorder,
+    cgroup_unavailable,
+    process_limit_unavailable,
+    sandbox_unavailable,
+)
 
-from symphony_core.runtime.sandbox import cgroups, selftest
+from symphony_core.runtime.sandbox import cgroups, limits, selftest
 from symphony_core.runtime.sandbox.launcher import Launcher
-from symphony_core.runtime.sandbox.policy import SandboxProfile
+from symphony_core.runtime.sandbox.policy import Network, SandboxProfile
 from symphony_core.runtime.sandbox.probe import probe_kernel
 from symphony_core.runtime.sandbox.watchdog import WatchdogStats
 
@@ -26,7 +33,7 @@ CAPS = probe_kernel()
 UNAVAILABLE = sandbox_unavailable(CAPS)
 pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
 MIB = 1 << 20
-NO_PIDS_CGROUP = cgroup_unavailable(CAPS, "pids")
+NO_PROCESS_LIMIT = process_limit_unavailable(CAPS)
 NO_MEMORY_CGROUP = cgroup_unavailable(CAPS, "memory")
 NO_CGROUP_TREE = cgroup_unavailable(CAPS, *cgroups.CONTROLLERS)
 
@@ -53,19 +60,39 @@ def test_fork_without_the_subprocess_grant(launcher: Launcher) -> None:
     assert no_fork.outcome.errno == errno.EPERM  # seccomp: not a single fork
 
 
-@pytest.mark.skipif(
-    NO_PIDS_CGROUP is not None, reason=f"{NO_PIDS_CGROUP}: nothing holds a fork bomb"
-)
-def test_fork_bomb_is_held_by_the_pids_cgroup(launcher: Launcher) -> None:
+@pytest.mark.skipif(NO_PROCESS_LIMIT is not None, reason=NO_PROCESS_LIMIT or "")
+@pytest.mark.parametrize("network", ["none", "any"])
+def test_fork_bomb_is_held_at_the_pids_limit(launcher: Launcher, network: Network) -> None:
+    # As root the pids cgroup holds it; as a non-root host, RLIMIT_NPROC counted in the
+    # child's own user namespace (with network "any" that namespace holds nothing else).
     assert selftest.run_unconfined("fork_bomb", {"limit": 100, "sleep": 5}).value == 100
-    profile = SandboxProfile(pids=32, subprocess=True)
-    run = selftest.run_sandboxed(launcher, "fork_bomb", {"limit": 2000, "sleep": 5}, profile)
+    pids = 32
+    # Bystanders of the host's own uid, outside the sandbox: they must not count (an
+    # RLIMIT_NPROC set in the host's namespace would refuse the very first fork).
+    bystanders = [subprocess.Popen(["sleep", "30"]) for _ in range(40)]
+    try:
+        profile = SandboxProfile(pids=pids, subprocess=True, network=network)
+        run = selftest.run_sandboxed(launcher, "fork_bomb", {"limit": 2000, "sleep": 5}, profile)
+    finally:
+        for proc in bystanders:
+            proc.kill()
+            proc.wait()
     assert run.outcome is not None
     assert not run.outcome.ok
     assert run.outcome.errno == errno.EAGAIN
     assert "after" in run.outcome.error
     forked = int(run.outcome.error.split("after ")[1].split()[0])
-    assert 1 <= forked < 32  # the child itself counts against pids.max
+    # The child itself (and any thread it has) counts against the limit.
+    assert pids // 2 <= forked < pids, run.outcome.error
+
+
+def test_nproc_is_never_set_in_the_hosts_user_namespace() -> None:
+    # There it would count every process of the uid, the host's included.
+    own = os.readlink("/proc/self/ns/user")
+    before = resource.getrlimit(resource.RLIMIT_NPROC)
+    with pytest.raises(RuntimeError, match="would count every process of the uid"):
+        limits.limit_processes_in_userns(4, host_namespace=own)
+    assert resource.getrlimit(resource.RLIMIT_NPROC) == before
 
 
 def test_memory_hog_two_sided_and_peak(launcher: Launcher) -> None:

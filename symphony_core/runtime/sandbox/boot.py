@@ -10,7 +10,12 @@ order and no other:
    it allocates anything worth charging.
 3. ``rlimits`` — the per-process backstops (:mod:`.limits`).
 4. ``netns`` — a fresh network namespace (with a user namespace when not root). Must
-   come before the privilege drop: root needs ``CAP_SYS_ADMIN`` for it.
+   come before the privilege drop: root needs ``CAP_SYS_ADMIN`` for it. A non-root
+   host's child gets a user namespace of its own even when its network is the host's,
+   and then sets ``RLIMIT_NPROC`` to the profile's ``pids``: counted per user namespace,
+   it bounds the child's tree without a cgroup. It is set only now, once the namespace
+   exists (earlier it would count the uid's processes outside too), and before the
+   privilege drop and seccomp forbid ``setrlimit``.
 5. ``privileges`` — every capability dropped (or the uid switched), securebits locked,
    ``no_new_privs`` set, not dumpable; the parent-death signal is set again because a
    uid change clears it.
@@ -265,10 +270,15 @@ def boot(
         done(step)
 
         step = "netns"
+        host_userns = os.readlink("/proc/self/ns/user")
         if plan.netns:
             netns.enter_new_netns(
                 user_namespace=plan.userns, loopback_up=profile.network == "loopback"
             )
+        elif plan.userns:
+            netns.enter_new_userns()
+        if plan.userns:
+            limits.limit_processes_in_userns(profile.pids, host_namespace=host_userns)
         done(step)
 
         step = "privileges"

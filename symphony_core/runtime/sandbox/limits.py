@@ -13,19 +13,35 @@ stands in, per process, where cgroups are unavailable:
   later); one-second granularity, a backstop only.
 * ``RLIMIT_NOFILE``, ``RLIMIT_FSIZE`` (Python ignores SIGXFSZ, so an oversized write
   fails with ``EFBIG``), ``RLIMIT_CORE`` = 0 (no core dumps of extension memory).
-* ``RLIMIT_NPROC`` only for a dedicated uid: it counts every process of the *uid*,
-  does nothing for root, and for a host's own uid would count the host's processes.
+* ``RLIMIT_NPROC``, where it counts only the extension's processes:
+
+  - for a dedicated uid (root host, ``run_as_uid``), planned here: it counts every
+    process of that uid;
+  - on a non-root host, by :func:`limit_processes_in_userns` once the child is in a user
+    namespace of its own. Since Linux 5.14 the count is kept per user *per user
+    namespace* (ucounts), and only the uid's processes in that namespace count against
+    it, so it bounds the child's tree (threads included) and nothing else. It must be
+    set *after* the namespace exists: the new namespace records its creator's limit as
+    the ceiling for the whole uid outside it, so a low limit set earlier would count
+    the host's processes too (measured: no fork at all with 40 other processes of the
+    uid around). The kernel bypasses it only for global root or a task holding
+    ``CAP_SYS_RESOURCE``/``CAP_SYS_ADMIN`` in the initial namespace, which such a child
+    never has, and raising the hard limit back needs the same capability.
+
+  It does nothing for root, and in the host's own namespace would count the host's
+  processes: it is never set there.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 
 import msgspec
 
 from symphony_core.runtime.sandbox.policy import SandboxProfile
 
-__all__ = ["RlimitPlan", "apply", "plan_limits"]
+__all__ = ["RlimitPlan", "apply", "limit_processes_in_userns", "plan_limits"]
 
 _MIB = 1 << 20
 
@@ -90,3 +106,31 @@ def apply(plan: RlimitPlan) -> dict[str, tuple[int, int]]:
         resource.setrlimit(resource_id, (soft, hard))
         applied[name] = resource.getrlimit(resource_id)
     return applied
+
+
+def limit_processes_in_userns(count: int, *, host_namespace: str) -> tuple[int, int]:
+    """Bound this process's tree to ``count`` tasks with ``RLIMIT_NPROC``, in its own userns.
+
+    Call it right after the process entered a user namespace of its own (and before the
+    privilege drop and seccomp, which forbid ``setrlimit``). The process itself counts.
+
+    Args:
+        count: Processes and threads the tree may hold at once (the profile's ``pids``).
+        host_namespace: The ``user:[inode]`` the process was in before; the limit is
+            refused there, where it would count every process of the uid.
+
+    Returns:
+        The ``RLIMIT_NPROC`` in force afterwards.
+
+    Raises:
+        RuntimeError: The process is still in ``host_namespace``, or runs as root.
+        OSError: The kernel refused the limit.
+    """
+    if os.readlink("/proc/self/ns/user") == host_namespace:
+        raise RuntimeError(
+            "RLIMIT_NPROC is only set in a user namespace of the child's own: here it "
+            "would count every process of the uid"
+        )
+    if os.getuid() == 0:
+        raise RuntimeError("RLIMIT_NPROC does not bind a process mapped to root")
+    return apply(RlimitPlan(limits={"RLIMIT_NPROC": (count, count)}))["RLIMIT_NPROC"]

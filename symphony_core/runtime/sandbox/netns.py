@@ -7,7 +7,11 @@ itself over TCP, still never to the host.
 
 Root creates the namespace directly (``CLONE_NEWNET`` needs ``CAP_SYS_ADMIN``). Any
 other user creates a user namespace in the same call and maps its own uid and gid to
-themselves, which gives it the capability inside the new namespaces only.
+themselves, which gives it the capability inside the new namespaces only. A non-root
+child whose network is not confined still gets a user namespace of its own
+(:func:`enter_new_userns`): since Linux 5.14 ``RLIMIT_NPROC`` is counted per user *per
+user namespace*, so there it bounds the child's process tree alone (see
+:func:`symphony_core.runtime.sandbox.limits.limit_processes_in_userns`).
 
 Note that a network namespace does not cover pathname UNIX sockets (they live in the
 filesystem); the seccomp socket-family rule does.
@@ -25,7 +29,7 @@ import msgspec
 
 from symphony_core.runtime.sandbox import syscalls
 
-__all__ = ["NetnsResult", "enter_new_netns"]
+__all__ = ["NetnsResult", "enter_new_netns", "enter_new_userns"]
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
@@ -72,6 +76,40 @@ def _bring_loopback_up() -> None:
         fcntl.ioctl(sock.fileno(), _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
 
 
+def _enter_userns(extra_flags: int) -> None:
+    uid, gid = os.geteuid(), os.getegid()
+    dumpable = syscalls.prctl(_PR_GET_DUMPABLE)
+    _unshare(_CLONE_NEWUSER | extra_flags)
+    # A non-dumpable process's /proc/self files belong to root: the maps could not
+    # be written. Make it dumpable just long enough to write them.
+    if dumpable != 1:
+        syscalls.prctl(_PR_SET_DUMPABLE, 1)
+    try:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1\n")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1\n")
+    finally:
+        if dumpable != 1:
+            syscalls.prctl(_PR_SET_DUMPABLE, dumpable)
+
+
+def enter_new_userns() -> str:
+    """Move this process into a new user namespace only, its uid and gid mapped to themselves.
+
+    The process keeps the host's network; what it gains is a per-namespace count of its
+    processes (and capabilities that mean nothing outside the namespace, which the
+    privilege drop removes). Call it while the process still has one thread.
+
+    Returns:
+        The new ``user:[inode]`` identifier.
+
+    Raises:
+        OSError: The kernel refused (user namespaces disabled or exhausted).
+    """
+    _enter_userns(0)
+    return os.readlink("/proc/self/ns/user")
+
+
 def enter_new_netns(
     *, user_namespace: bool | None = None, loopback_up: bool = False
 ) -> NetnsResult:
@@ -93,20 +131,7 @@ def enter_new_netns(
     if user_namespace is None:
         user_namespace = os.geteuid() != 0
     if user_namespace:
-        uid, gid = os.geteuid(), os.getegid()
-        dumpable = syscalls.prctl(_PR_GET_DUMPABLE)
-        _unshare(_CLONE_NEWUSER | _CLONE_NEWNET)
-        # A non-dumpable process's /proc/self files belong to root: the maps could not
-        # be written. Make it dumpable just long enough to write them.
-        if dumpable != 1:
-            syscalls.prctl(_PR_SET_DUMPABLE, 1)
-        try:
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{uid} {uid} 1\n")
-            _write("/proc/self/gid_map", f"{gid} {gid} 1\n")
-        finally:
-            if dumpable != 1:
-                syscalls.prctl(_PR_SET_DUMPABLE, dumpable)
+        _enter_userns(_CLONE_NEWNET)
     else:
         _unshare(_CLONE_NEWNET)
     if loopback_up:

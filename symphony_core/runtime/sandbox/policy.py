@@ -134,9 +134,10 @@ WEAKENINGS: dict[Weakening, str] = {
     ),
     Weakening.NO_CGROUPS: (
         "no usable cgroups: memory is bounded per process by RLIMIT_DATA and for the tree "
-        "by a polling watchdog (overshoot of a few %), CPU share by SIGSTOP/SIGCONT, the "
-        "process count only by RLIMIT_NPROC for a dedicated uid, and killing the tree is "
-        "best effort"
+        "by a polling watchdog (overshoot of a few %), CPU share by SIGSTOP/SIGCONT, and "
+        "killing the tree is best effort; the process count stays bounded by RLIMIT_NPROC "
+        "in the child's own user namespace on a non-root host, and for a dedicated uid on "
+        "a root host (a root host's child keeping uid 0 then has no process limit)"
     ),
 }
 
@@ -148,7 +149,9 @@ class EnforcementPlan(msgspec.Struct, frozen=True, kw_only=True):
         landlock_abi: Landlock ABI to use (0: none).
         seccomp: Load the seccomp filter.
         netns: Give the child a fresh network namespace.
-        userns: Create a user namespace too (non-root hosts need it for the netns).
+        userns: Give the child a user namespace of its own (non-root hosts): it lets the
+            child create its network namespace, and bounds its process tree by
+            ``RLIMIT_NPROC`` (counted per user namespace) whatever the network grant.
         cgroup: Put the child in a per-extension cgroup (memory, cpu, pids).
         watchdog: Bound memory and CPU share of the tree with the psutil watchdog.
         weakenings: The accepted weakenings this plan relies on.
@@ -221,11 +224,12 @@ def plan(
             hint='grant network "none" or "any" instead',
         )
     use_cgroup = limits != "watchdog" and caps.cgroups.complete
+    use_netns = profile.network != "any" and caps.network_namespaces
     return EnforcementPlan(
         landlock_abi=caps.landlock_abi,
         seccomp=caps.seccomp,
-        netns=profile.network != "any" and caps.network_namespaces,
-        userns=profile.network != "any" and caps.network_namespaces and not caps.is_root,
+        netns=use_netns,
+        userns=not caps.is_root and (use_netns or caps.user_namespaces),
         cgroup=use_cgroup,
         watchdog=not use_cgroup,
         weakenings=tuple(sorted(needed)),

@@ -174,23 +174,28 @@ class KernelCapabilities(msgspec.Struct, frozen=True, kw_only=True):
             )
         )
         usable = set(self.cgroups.usable)
+        # A non-root host's child has a user namespace of its own (see policy.plan), where
+        # RLIMIT_NPROC counts only its tree: the process count holds without a cgroup.
+        own_userns = not self.is_root and (self.user_namespaces or self.network_namespaces)
+        if self.is_root:
+            nproc_fallback = "RLIMIT_NPROC for a dedicated uid only"
+        else:
+            nproc_fallback = "no limit: user namespaces are unavailable"
         for name, controller, fallback in (
             ("memory", "memory", "RLIMIT_DATA per process + RSS watchdog for the tree"),
             ("cpu-share", "cpu", "SIGSTOP/SIGCONT watchdog"),
-            (
-                "process-count",
-                "pids",
-                "RLIMIT_NPROC for a dedicated uid only" if self.is_root else "RLIMIT_NPROC",
-            ),
+            ("process-count", "pids", nproc_fallback),
             ("tree-kill", "pids", "watchdog-tracked descendants (best effort)"),
         ):
             status = self.cgroups.controllers.get(controller)
             active = controller in usable and status is not None
-            mechanism = (
-                f"cgroup {status.version} {controller} controller"
-                if active and status is not None
-                else f"{fallback} ({status.reason if status else 'not mounted'})"
-            )
+            if active and status is not None:
+                mechanism = f"cgroup {status.version} {controller} controller"
+            elif name == "process-count" and own_userns:
+                active = True
+                mechanism = "RLIMIT_NPROC in the child's own user namespace"
+            else:
+                mechanism = f"{fallback} ({status.reason if status else 'not mounted'})"
             items.append(
                 Guarantee(
                     name=name,
