@@ -1,109 +1,23 @@
-"""Helpers for the attack tests: audit recorder, leftover detection."""
+"""Helpers for the attack tests: audit recorder, leftover detection, true skip reasons."""
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
+from symphony_core.testing.sandbox import (
+    Recorder,
+    accepted_weakenings,
+    cgroup_unavailable,
+    own_cgroups,
+    process_limit_unavailable,
+    sandbox_unavailable,
+    zygote_children,
+)
 
-import psutil
-
-from symphony_core.runtime.sandbox import cgroups
-from symphony_core.runtime.sandbox.launcher import AuditRecord, Launcher
-from symphony_core.runtime.sandbox.policy import Weakening
-from symphony_core.runtime.sandbox.probe import KernelCapabilities
-
-
-class Recorder:
-    """Collects audit records from the launcher's I/O thread."""
-
-    def __init__(self) -> None:
-        self.records: list[AuditRecord] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, record: AuditRecord) -> None:
-        with self._cond:
-            self.records.append(record)
-            self._cond.notify_all()
-
-    def wait_for(self, match: Callable[[AuditRecord], bool], timeout: float = 5.0) -> AuditRecord:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for record in self.records:
-                    if match(record):
-                        return record
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no matching audit record in {self.records}")
-                self._cond.wait(remaining)
-
-
-def own_cgroups() -> list[Path]:
-    """Sandbox cgroups created by this (test) process that still exist."""
-    support = cgroups.discover(try_create=False)
-    found: list[Path] = []
-    parents = {Path(c.directory) for c in support.controllers.values() if c.directory}
-    if support.accounting_dir:
-        parents.add(Path(support.accounting_dir))
-    for parent in parents:
-        found += [p for p in parent.glob(f"symphony-{os.getpid()}-*") if p.is_dir()]
-    return found
-
-
-def zygote_children(launcher: Launcher) -> list[psutil.Process]:
-    pid = launcher.server_pid
-    if pid is None:
-        return []
-    try:
-        return [p for p in psutil.Process(pid).children(recursive=True) if p.status() != "zombie"]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def accepted_weakenings(caps: KernelCapabilities) -> tuple[str, ...]:
-    """The weakenings these tests accept on this machine: ``no-cgroups``, only when needed.
-
-    A host whose cgroups are not delegated to it (e.g. one running as ``nobody``) must opt
-    in explicitly; the watchdog and rlimits stand in. Any other missing mechanism makes
-    the tests skip (see :func:`sandbox_unavailable`).
-    """
-    if Weakening.NO_CGROUPS in caps.guarantees().required_weakenings:
-        return (Weakening.NO_CGROUPS.value,)
-    return ()
-
-
-def sandbox_unavailable(caps: KernelCapabilities) -> str | None:
-    """Why the sandbox cannot run here even with ``no-cgroups`` accepted, or ``None``."""
-    missing = [w.value for w in caps.guarantees().required_weakenings if w != Weakening.NO_CGROUPS]
-    if not missing:
-        return None
-    return f"this machine needs {', '.join(missing)} for a sandbox; see `symphony doctor`"
-
-
-def cgroup_unavailable(caps: KernelCapabilities, *controllers: str) -> str | None:
-    """Why these cgroup controllers cannot be used by this uid, or ``None``."""
-    reasons = []
-    for name in controllers:
-        status = caps.cgroups.controllers.get(name)
-        if status is None or not status.usable:
-            why = status.reason if status is not None else "not probed"
-            reasons.append(f"{name} cgroup not delegated to uid {os.geteuid()} ({why})")
-    return "; ".join(reasons) or None
-
-
-def process_limit_unavailable(caps: KernelCapabilities) -> str | None:
-    """Why nothing bounds a sandboxed tree's process count here, or ``None``.
-
-    A pids cgroup does, or (non-root host) ``RLIMIT_NPROC`` in the child's own user
-    namespace; the ``process-count`` guarantee says which.
-    """
-    guarantee = next(g for g in caps.guarantees().items if g.name == "process-count")
-    if guarantee.active:
-        return None
-    return (
-        f"neither a pids cgroup nor RLIMIT_NPROC in a user namespace of the child's own "
-        f"is available to uid {os.geteuid()} ({guarantee.mechanism}): nothing holds a fork bomb"
-    )
+__all__ = [
+    "Recorder",
+    "accepted_weakenings",
+    "cgroup_unavailable",
+    "own_cgroups",
+    "process_limit_unavailable",
+    "sandbox_unavailable",
+    "zygote_children",
+]
