@@ -8,7 +8,11 @@ workflow's nodes and edges, which a fresh workflow object has not done yet):
   node), with ids that follow creation order (zero-padded) and with shuffled ids;
 * a 10k-node chain;
 * the random 10k DAG plus one back edge: find the cycle and its path;
-* 1M nodes / 3M edges: our validate + order (peers too with BENCH_FULL=1).
+* 1M nodes / 3M edges: our validate + order (peers too with BENCH_FULL=1), on a workflow
+  made from Node and Edge objects, and (ids in order) on one made with WorkflowBuilder,
+  one decoded from JSON and one decoded from the binary form; what making each of them
+  costs is printed too (not part of the target). The random graph itself is drawn
+  before any clock starts.
 
 Ours: ``topological_order`` is the smallest-id-first order (networkx's
 ``lexicographical_topological_sort`` with the id as key gives the same list); graphlib's
@@ -26,9 +30,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 import rustworkx as rx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,7 +47,12 @@ from symphony_core.workflow import (
     Node,
     NodeCatalog,
     Workflow,
+    WorkflowBuilder,
     WorkflowCycleError,
+    decode_binary,
+    decode_json,
+    encode_binary,
+    encode_json,
     topological_order,
     validate,
 )
@@ -71,22 +81,48 @@ CATALOG = NodeCatalog.from_node_types(
 )
 
 
-def random_workflow(n: int, *, seed: int = 1, shuffle: bool = False) -> Workflow:
-    """n nodes; node i >= 3 is fed by 3 distinct earlier nodes (ports a, b, c)."""
+Graph = tuple[list[str], list[list[int]]]
+
+
+def random_graph(n: int, *, seed: int = 1, shuffle: bool = False) -> Graph:
+    """Node names, and for node i >= 3 the 3 distinct earlier nodes feeding it."""
     rnd = random.Random(seed)
     width = len(str(n))
     names = [f"n{i:0{width}d}" for i in range(n)]
     if shuffle:
         rnd.shuffle(names)
+    return names, [rnd.sample(range(i), FAN_IN) if i >= FAN_IN else [] for i in range(n)]
+
+
+def model_workflow(graph: Graph) -> Workflow:
+    """The graph as Node and Edge objects handed to Workflow (ports a, b, c)."""
+    names, feeds = graph
     nodes = [
-        Node(names[i], "bench.ops/source" if i < FAN_IN else "bench.ops/op", {"k": i % 10})
-        for i in range(n)
+        Node(name, "bench.ops/source" if i < FAN_IN else "bench.ops/op", {"k": i % 10})  # type: ignore[arg-type]
+        for i, name in enumerate(names)
     ]
     edges: list[Edge] = []
-    for i in range(FAN_IN, n):
-        for port, j in zip("abc", rnd.sample(range(i), FAN_IN), strict=True):
+    for i in range(FAN_IN, len(names)):
+        for port, j in zip("abc", feeds[i], strict=True):
             edges.append(Edge(f"e{len(edges)}", names[j], names[i], "data", "out", port))
     return Workflow("bench", nodes, edges)
+
+
+def builder_workflow(graph: Graph) -> Workflow:
+    """The same graph made with WorkflowBuilder (generated edge ids e1, e2, ...)."""
+    names, feeds = graph
+    builder = WorkflowBuilder("bench")
+    for i, name in enumerate(names):
+        builder.node(name, "bench.ops/source" if i < FAN_IN else "bench.ops/op", {"k": i % 10})
+    for i in range(FAN_IN, len(names)):
+        for port, j in zip("abc", feeds[i], strict=True):
+            builder.connect(f"{names[j]}.out", f"{names[i]}.{port}")
+    return builder.build()
+
+
+def random_workflow(n: int, *, seed: int = 1, shuffle: bool = False) -> Workflow:
+    """n nodes; node i >= 3 is fed by 3 distinct earlier nodes (ports a, b, c)."""
+    return model_workflow(random_graph(n, seed=seed, shuffle=shuffle))
 
 
 def chain_workflow(n: int) -> Workflow:
@@ -97,8 +133,12 @@ def chain_workflow(n: int) -> Workflow:
 
 
 def fresh(workflow: Workflow) -> Workflow:
-    """The same workflow as a new object, so nothing cached on the old one is reused."""
-    return workflow.replace()
+    """The same workflow as a new object, so nothing cached on the old one is reused.
+
+    New node and edge tuples: a copy sharing the very same tuples (``replace()``) would
+    inherit the old one's numbered graph.
+    """
+    return Workflow(workflow.name, list(workflow.nodes), list(workflow.edges))
 
 
 def pairs_of(workflow: Workflow) -> tuple[list[str], list[tuple[str, str]]]:
@@ -166,7 +206,7 @@ def order_rows(label: str, workflow: Workflow, repeat: int, target: str) -> list
     ours = timed(lambda: ours_order(workflow), repeat)
     rows = []
     for name, peer in PEERS:
-        peer_ms = timed(lambda peer=peer: peer(ids, pairs), max(1, repeat // 2))
+        peer_ms = timed(partial(peer, ids, pairs), max(1, repeat // 2))
         rows.append(Row(f"{label}: order", ours, peer_ms, "ms", target, name))
     return rows
 
@@ -218,39 +258,71 @@ def cycle_rows(workflow: Workflow, repeat: int) -> list[Row]:
     ]
 
 
+def validate_and_order(workflow: Workflow) -> float:
+    """Seconds to validate (must be clean) and order a workflow not yet numbered."""
+    gc.collect()
+    start = time.perf_counter()
+    report = validate(workflow, CATALOG)
+    order = topological_order(workflow)
+    took = time.perf_counter() - start
+    assert report.ok, report.issues[:3]
+    assert len(order) == len(workflow.nodes)
+    return took
+
+
+def made(label: str, make: Callable[[], Workflow]) -> tuple[Workflow, float]:
+    """Make a workflow, timing it; the timing goes to stderr (it is not in the target)."""
+    gc.collect()
+    start = time.perf_counter()
+    workflow = make()
+    took = time.perf_counter() - start
+    print(f"# {label}: making it took {took:.1f} s (not counted below)", file=sys.stderr)
+    return workflow, took
+
+
 def big_rows(full: bool) -> list[Row]:
     rows: list[Row] = []
     for shuffle in (False, True):
-        start = time.perf_counter()
-        workflow = random_workflow(1_000_000, shuffle=shuffle)
-        built = time.perf_counter() - start
-        gc.collect()
+        graph = random_graph(1_000_000, shuffle=shuffle)
         label = "1M nodes / 3M edges" + (", shuffled ids" if shuffle else "")
-        print(
-            f"# {label}: {len(workflow.edges):,} edges; building the Workflow object took "
-            f"{built:.1f} s (not counted below)",
-            file=sys.stderr,
-        )
-        start = time.perf_counter()
-        report = validate(workflow, CATALOG)
-        validated = time.perf_counter()
-        order = topological_order(workflow)
-        ordered = time.perf_counter()
-        assert report.ok
-        assert len(order) == 1_000_000
-        total = ordered - start
-        print(
-            f"# {label}: validate {validated - start:.2f} s + order {ordered - validated:.2f} s",
-            file=sys.stderr,
-        )
+        workflow, took = made(f"{label}, Node/Edge objects", partial(model_workflow, graph))
+        rows.append(Row(f"{label}: make from Node/Edge objects", took, None, "s", "-"))
+        total = validate_and_order(workflow)
         peer = None
         if full:
             ids, pairs = pairs_of(workflow)
-            peer = timed(lambda ids=ids, pairs=pairs: rustworkx_order(ids, pairs), 1) / 1000
+            peer = timed(partial(rustworkx_order, ids, pairs), 1) / 1000
+            del ids, pairs
         rows.append(
             Row(f"{label}: validate + order", total, peer, "s", "< 3 s", "rustworkx sort only")
         )
-        del workflow, report, order
+        if not shuffle:
+            json_doc = encode_json(workflow)
+            binary = encode_binary(workflow)
+            del workflow
+            makers: list[tuple[str, Callable[[], Workflow]]] = [
+                ("WorkflowBuilder", partial(builder_workflow, graph)),
+                ("decode_json", partial(decode_json, json_doc)),
+                ("decode_binary", partial(decode_binary, binary)),
+            ]
+            for how, make in makers:
+                made_wf, took = made(f"{label}, {how}", make)
+                rows.append(Row(f"{label}: make with {how}", took, None, "s", "-"))
+                rows.append(
+                    Row(
+                        f"{label}: validate + order ({how})",
+                        validate_and_order(made_wf),
+                        None,
+                        "s",
+                        "< 3 s",
+                    )
+                )
+                del made_wf
+                gc.collect()
+            del json_doc, binary
+        else:
+            del workflow
+        del graph
         gc.collect()
     return rows
 
@@ -292,7 +364,7 @@ def main() -> None:
     rows.append(
         Row(
             "random 100k DAG, shuffled ids: validate + order",
-            timed(lambda w=dag100s: ours_validate_and_order(w), 3),
+            timed(partial(ours_validate_and_order, dag100s), 3),
             None,
             "ms",
             "-",

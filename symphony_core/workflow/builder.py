@@ -21,6 +21,11 @@ The builder is the one mutable object of the package: each call adds to it and r
 it. :meth:`WorkflowBuilder.build` returns an immutable
 :class:`~symphony_core.workflow.model.Workflow`; given a catalog it also validates it and
 raises :class:`~symphony_core.workflow.errors.WorkflowValidationError` with every problem.
+
+The builder numbers nodes as they are added and resolves each edge's endpoints as it is
+made, while the names are at hand: the workflow it builds already holds its
+:class:`~symphony_core.workflow.topology.Topology`, so validating and ordering it never
+looks a name up again.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from symphony_core.workflow.controls import BRANCH, GATE, MERGE, SWITCH
 from symphony_core.workflow.edits import parse_endpoint
 from symphony_core.workflow.errors import WorkflowBuildError
 from symphony_core.workflow.model import Binding, Edge, EdgeKind, Node, NodeMeta, Workflow
+from symphony_core.workflow.topology import Topology
 from symphony_core.workflow.values import freeze_mapping
 
 __all__ = ["WorkflowBuilder", "namespaced"]
@@ -85,11 +91,19 @@ class WorkflowBuilder:
         self._name = name
         self._description = description
         self._meta = freeze_mapping(meta)
-        self._nodes: dict[str, Node] = {}
-        self._edges: dict[str, Edge] = {}
+        self._nodes: list[Node] = []
+        self._position: dict[str, int] = {}  # node id -> position
+        self._edges: list[Edge] = []
+        # Edge ids are e1, e2, ... below _next_edge, and those given: no table of every
+        # edge id is needed to refuse a repeated one.
+        self._next_edge = 1
+        self._given_edge_ids: set[str] = set()
         self._inputs: list[Binding] = []
         self._outputs: list[Binding] = []
-        self._next_edge = 1
+        # Each edge's endpoint positions (None: no such node, or not added yet).
+        self._src: list[int | None] = []
+        self._dst: list[int | None] = []
+        self._resolvable = True  # False once an id or endpoint is not a string
 
     # Nodes.
 
@@ -99,11 +113,14 @@ class WorkflowBuilder:
         Raises:
             WorkflowBuildError: A node with the same id was added before.
         """
-        if node.id in self._nodes:
+        if node.id in self._position:
             raise WorkflowBuildError(
                 f"node {node.id!r} is added twice", hint="give every node its own id"
             )
-        self._nodes[node.id] = node
+        self._position[node.id] = len(self._nodes)
+        self._nodes.append(node)
+        if type(node.id) is not str:
+            self._resolvable = False
         return self
 
     def node(
@@ -134,7 +151,13 @@ class WorkflowBuilder:
             WorkflowBuildError: The id is taken.
         """
         meta = None
-        if any(v is not None for v in (label, position, comment, group, extra)):
+        if not (
+            label is None
+            and position is None
+            and comment is None
+            and group is None
+            and extra is None
+        ):
             meta = NodeMeta(
                 position=position,
                 label=label,
@@ -175,18 +198,47 @@ class WorkflowBuilder:
 
     # Edges.
 
+    def _generated(self, edge_id: str) -> bool:
+        # Whether the id is one of e1, e2, ... handed out so far (each number below
+        # _next_edge was either handed out or skipped for being given).
+        if not isinstance(edge_id, str) or edge_id[:1] != "e":
+            return False
+        digits = edge_id[1:]
+        return (
+            digits.isascii()
+            and digits.isdigit()
+            and digits[0] != "0"
+            and int(digits) < self._next_edge
+        )
+
     def _edge_id(self, edge_id: str | None) -> str:
         if edge_id is not None:
-            if edge_id in self._edges:
+            if edge_id in self._given_edge_ids or self._generated(edge_id):
                 raise WorkflowBuildError(
                     f"edge {edge_id!r} is added twice", hint="give every edge its own id"
                 )
+            self._given_edge_ids.add(edge_id)
+            if type(edge_id) is not str:
+                self._resolvable = False
             return edge_id
-        while f"e{self._next_edge}" in self._edges:
-            self._next_edge += 1
-        new = f"e{self._next_edge}"
-        self._next_edge += 1
+        number = self._next_edge
+        new = f"e{number}"
+        while new in self._given_edge_ids:
+            number += 1
+            new = f"e{number}"
+        self._next_edge = number + 1
         return new
+
+    def _append(self, edge_id: str, edge: Edge) -> None:
+        self._edges.append(edge)
+        if edge.id != edge_id or type(edge.id) is not str:
+            self._resolvable = False  # a ready-made edge without an id of its own
+        if self._resolvable:
+            try:
+                self._src.append(self._position.get(edge.source))
+                self._dst.append(self._position.get(edge.target))
+            except TypeError:  # an unhashable endpoint: the workflow will say so
+                self._resolvable = False
 
     def edge(self, edge: Edge) -> Self:
         """Add a ready-made edge.
@@ -194,7 +246,7 @@ class WorkflowBuilder:
         Raises:
             WorkflowBuildError: An edge with the same id was added before.
         """
-        self._edges[self._edge_id(edge.id)] = edge
+        self._append(self._edge_id(edge.id), edge)
         return self
 
     def _add_edge(
@@ -202,14 +254,32 @@ class WorkflowBuilder:
         kind: EdgeKind,
         source: str,
         target: str,
-        *,
         condition: str | None,
         edge_id: str | None,
         need_ports: bool,
         allow_ports: bool,
     ) -> Self:
-        s_node, s_port = parse_endpoint(source, self._nodes)
-        t_node, t_port = parse_endpoint(target, self._nodes)
+        # Positional arguments and inlined helpers: this runs once per edge, millions of
+        # times for large workflows.
+        position = self._position
+        # parse_endpoint's rule, inlined (this runs once per edge of large workflows):
+        # a known node id as it is, else split at the last dot.
+        s_node: str = source
+        s_port: str | None = None
+        if type(source) is not str or not source:
+            s_node, s_port = parse_endpoint(source, position)  # str subclasses, or the error
+        elif source not in position:
+            node, dot, port = source.rpartition(".")
+            if dot and node and port:
+                s_node, s_port = node, port
+        t_node: str = target
+        t_port: str | None = None
+        if type(target) is not str or not target:
+            t_node, t_port = parse_endpoint(target, position)
+        elif target not in position:
+            node, dot, port = target.rpartition(".")
+            if dot and node and port:
+                t_node, t_port = node, port
         if need_ports and (s_port is None or t_port is None):
             raise WorkflowBuildError(
                 f"a {kind} edge connects ports: write 'node.port', not {source!r} -> {target!r}",
@@ -220,27 +290,25 @@ class WorkflowBuilder:
                 f"a control edge connects nodes, not ports: got {source!r} -> {target!r}",
                 hint="e.g. control('load', 'count')",
             )
-        new_id = self._edge_id(edge_id)
-        self._edges[new_id] = Edge(new_id, s_node, t_node, kind, s_port, t_port, condition)
+        if edge_id is None and not self._given_edge_ids:
+            number = self._next_edge  # the next generated id, nothing given to skip
+            new_id = f"e{number}"
+            self._next_edge = number + 1
+        else:
+            new_id = self._edge_id(edge_id)
+        self._edges.append(Edge(new_id, s_node, t_node, kind, s_port, t_port, condition))
+        # Both endpoints are strings here, so the lookups cannot fail.
+        self._src.append(position.get(s_node))
+        self._dst.append(position.get(t_node))
         return self
 
     def connect(self, source: str, target: str, *, id: str | None = None) -> Self:
         """Add a data edge from ``"node.port"`` to ``"node.port"``."""
-        return self._add_edge(
-            "data", source, target, condition=None, edge_id=id, need_ports=True, allow_ports=True
-        )
+        return self._add_edge("data", source, target, None, id, True, True)
 
     def control(self, source: str, target: str, *, id: str | None = None) -> Self:
         """Add a control edge: ``target`` runs after ``source``; no data flows."""
-        return self._add_edge(
-            "control",
-            source,
-            target,
-            condition=None,
-            edge_id=id,
-            need_ports=False,
-            allow_ports=False,
-        )
+        return self._add_edge("control", source, target, None, id, False, False)
 
     def when(self, source: str, target: str, condition: str, *, id: str | None = None) -> Self:
         """Add a conditional edge, followed only when ``condition`` holds.
@@ -249,15 +317,7 @@ class WorkflowBuilder:
         The condition reads the source's outputs by port name (a branch's or switch's
         output is ``value``).
         """
-        return self._add_edge(
-            "conditional",
-            source,
-            target,
-            condition=condition,
-            edge_id=id,
-            need_ports=False,
-            allow_ports=True,
-        )
+        return self._add_edge("conditional", source, target, condition, id, False, True)
 
     # Bindings.
 
@@ -287,15 +347,42 @@ class WorkflowBuilder:
         """
         workflow = Workflow(
             self._name,
-            tuple(self._nodes.values()),
-            tuple(self._edges.values()),
+            tuple(self._nodes),
+            tuple(self._edges),
             description=self._description,
             inputs=self._inputs,
             outputs=self._outputs,
             meta=self._meta,
         )
+        topology = self._topology(workflow)
+        if topology is not None:
+            workflow._seed_topology(topology)
         if catalog is not None:
             from symphony_core.workflow.validate import validate
 
             validate(workflow, catalog).raise_for_errors()
         return workflow
+
+    def _topology(self, workflow: Workflow) -> Topology | None:
+        # The graph as numbered while building (copies: the builder may grow further).
+        if not self._resolvable:
+            return None  # let the workflow build its own, and report what is wrong
+        src = list(self._src)
+        dst = list(self._dst)
+        edges = workflow.edges
+        position = self._position
+        # An endpoint named before its node was added resolves now (or stays dangling).
+        for ends, attr in ((src, "source"), (dst, "target")):
+            if None in ends:
+                for e, found in enumerate(ends):
+                    if found is None:
+                        ends[e] = position.get(getattr(edges[e], attr))
+        topology = Topology(
+            list(position),
+            [edge.id for edge in edges],
+            src,
+            dst,
+            index=dict(position),
+        )
+        topology.mark_edge_ids_distinct()  # the builder refuses a repeated edge id
+        return topology

@@ -128,7 +128,8 @@ def replace_node(workflow: Workflow, node_id: str, node: Node) -> Workflow:
         )
     nodes = list(workflow.nodes)
     nodes[index] = node
-    return workflow.replace(nodes=nodes)
+    # Same ids in the same places, same edges: the graph is unchanged.
+    return workflow.replace(nodes=nodes)._inherit_topology(workflow)
 
 
 def update_node(

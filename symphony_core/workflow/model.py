@@ -344,8 +344,16 @@ class Workflow:
         return topo
 
     def _seed_topology(self, topo: Topology) -> None:
-        # Used by the binary decoder, which already knows every edge's endpoints as indexes.
+        # Used by the binary decoder and the builder, which already know every edge's
+        # endpoints as positions.
         object.__setattr__(self, "_topology", topo)
+
+    def _inherit_topology(self, parent: Workflow) -> Workflow:
+        # For a copy with the same node ids, in the same order, and the very same edges:
+        # the graph is the same, so the parent's (if built) serves as it is.
+        if parent._topology is not None and self._topology is None:
+            object.__setattr__(self, "_topology", parent._topology)
+        return self
 
     def get_node(self, node_id: str) -> Node | None:
         """Return the node with this id, or ``None``."""
@@ -397,7 +405,10 @@ class Workflow:
         name = fields.pop("name")
         nodes = fields.pop("nodes")
         edges = fields.pop("edges")
-        return Workflow(name, nodes, edges, **fields)
+        new = Workflow(name, nodes, edges, **fields)
+        if new._nodes is self._nodes and new._edges is self._edges:
+            new._inherit_topology(self)
+        return new
 
     # Edits (see symphony_core.workflow.edits for the rules).
 

@@ -20,15 +20,15 @@ path from a source reaches can never run.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from itertools import chain, compress, repeat
-from operator import attrgetter, eq, is_not, not_
+from operator import eq, is_not, itemgetter, not_
 from typing import Any, Literal, cast
 
 import msgspec
 
 from symphony_core.manifest.parameters import describe_parameter, parameter_value_problems
-from symphony_core.manifest.porttypes import is_assignable
+from symphony_core.manifest.porttypes import PortType, is_assignable
 from symphony_core.workflow.catalog import NodeCatalog, NodeSpec
 from symphony_core.workflow.errors import ExpressionSyntaxError, WorkflowValidationError
 from symphony_core.workflow.expressions import parse
@@ -193,19 +193,30 @@ def _id_fine(text: object) -> bool:
     )
 
 
-def _ids_look_fine(ids: list[str]) -> bool:
-    # One C-level pass over all ids joined: printable means no control characters and no
-    # white space other than the plain space, which is looked for separately.
+def _ids_look_fine(ids: list[str]) -> tuple[bool, list[int] | None, bool]:
+    """Whether every id is fine, judged in a few C-level passes over all of them.
+
+    Returns:
+        ``(fine, lengths, sorted)``: ``lengths`` holds each id's ``len`` when every id is a
+        string (else ``None``), ``sorted`` whether those lengths never decrease.
+    """
     try:
         joined = "".join(ids)
     except TypeError:
-        return False
-    return (
+        return False, None, False
+    lengths = list(map(len, ids))
+    # Sorting lengths that already ascend is one C-level pass (timsort finds one run),
+    # and gives the shortest and longest id at its ends.
+    ordered = sorted(lengths)
+    fine = (
+        # Printable means no control characters and no white space other than the plain
+        # space, which is looked for separately.
         joined.isprintable()
         and " " not in joined
-        and all(ids)
-        and max(map(len, ids)) <= MAX_ID_LENGTH
+        and ordered[0] > 0
+        and ordered[-1] <= MAX_ID_LENGTH
     )
+    return fine, lengths, ordered == lengths
 
 
 def _plural(count: int, word: str) -> str:
@@ -225,6 +236,7 @@ class _Validator:
         self.specs: list[NodeSpec | None] = []
         self.type_names: list[str] = []
         self._by_type: dict[int, list[int]] | None = None
+        self._fed: tuple[Sequence[int], Sequence[str], defaultdict[str, set[int]]] | None = None
 
     def add(
         self,
@@ -284,8 +296,14 @@ class _Validator:
 
     def check_ids(self) -> None:
         t = self.t
+        edge_lengths: list[int] | None = None
         for what, ids in (("node", t.ids), ("edge", t.edge_ids)):
-            if not ids or _ids_look_fine(ids):
+            if not ids:
+                continue
+            fine, lengths, ascending = _ids_look_fine(ids)
+            if what == "edge" and ascending:
+                edge_lengths = lengths
+            if fine:
                 continue
             for i, text in enumerate(ids):
                 if not _id_fine(text):
@@ -298,9 +316,12 @@ class _Validator:
                         edges=[i] if what == "edge" else [],
                         hint="use letters, digits and punctuation such as _ - . / :",
                     )
+        # Distinct edge ids are usually proven by their order, without hashing them all.
+        proven = t.edge_ids_distinct(edge_lengths)
+        edge_dups = () if proven else t.duplicate_edges
         for what, dups, ids in (
             ("node", t.duplicate_nodes, t.ids),
-            ("edge", t.duplicate_edges, t.edge_ids),
+            ("edge", edge_dups, t.edge_ids),
         ):
             if not dups:
                 continue
@@ -322,11 +343,11 @@ class _Validator:
                 )
 
     def resolve_types(self) -> None:
-        types: list[str] = list(map(attrgetter("type"), self.wf.nodes))
+        types: list[str] = [node.type for node in self.wf.nodes]
         distinct = list(dict.fromkeys(types))
         code = {name: k for k, name in enumerate(distinct)}
         self.type_names = distinct
-        self.node_tix = list(map(code.__getitem__, types))
+        self.node_tix = list(itemgetter(*types)(code)) if len(types) > 1 else [0] * len(types)
         if self.catalog is None:
             self.specs = [None] * len(distinct)
             return
@@ -361,10 +382,10 @@ class _Validator:
 
     def columns(self) -> None:
         edges = self.wf.edges
-        self.kinds: list[str] = list(map(attrgetter("kind"), edges))
-        self.sports: list[str | None] = list(map(attrgetter("source_port"), edges))
-        self.dports: list[str | None] = list(map(attrgetter("target_port"), edges))
-        self.conds: list[str | None] = list(map(attrgetter("condition"), edges))
+        self.kinds: list[str] = [edge.kind for edge in edges]
+        self.sports: list[str | None] = [edge.source_port for edge in edges]
+        self.dports: list[str | None] = [edge.target_port for edge in edges]
+        self.conds: list[str | None] = [edge.condition for edge in edges]
         m = self.t.m
         self.conditional: list[int] = []
         if (
@@ -488,6 +509,8 @@ class _Validator:
             return
         tix = self.node_tix
         src, dst, sports, dports = t.src, t.dst, self.sports, self.dports
+        if self.ports_surely_fine():
+            return
         if self.plain and not t.dangling:
             keys = set(
                 zip(
@@ -553,6 +576,74 @@ class _Validator:
                     nodes=[src[e], dst[e]],  # type: ignore[list-item]
                     hint=hint,
                 )
+
+    def ports_surely_fine(self) -> bool:
+        """Prove, from the distinct port names alone, that no data edge has a port problem.
+
+        If every node type that can be at an edge's source has every output port name
+        used by the edges, every type at a target every input port name used, and every
+        output type used can flow into every input type used, then each edge is fine
+        whatever its endpoints: one pass over the names instead of a key per edge.
+        ``False`` means only "not proven" (the exact check follows).
+        """
+        t = self.t
+        carrying = self.carrying
+        tix = self.node_tix
+        whole = self.plain and not t.dangling
+        sport_names = set(self.sports if whole else map(self.sports.__getitem__, carrying))
+        dport_names = set(self.fed_by_edges()[2])  # the data edges' target port names
+        out_types = self._port_types(range(len(self.specs)), sport_names, output=True)
+        if out_types is None:
+            ends = t.src if whole else map(t.src.__getitem__, carrying)
+            out_types = self._port_types(set(map(tix.__getitem__, ends)), sport_names, True)  # type: ignore[arg-type]
+        if out_types is None:
+            return False
+        in_types = self._input_types(dport_names)
+        if in_types is None:
+            return False
+        return all(is_assignable(a, b) for a in out_types for b in in_types)
+
+    def _input_types(self, names: set[Any]) -> set[PortType] | None:
+        # The input port types the data edges can reach, or None if an edge may name an
+        # input its target's type lacks. A type lacking a port name is fine when none of
+        # its nodes is fed on that name (a set test per type, using the sets the input
+        # check needs anyway), within a budget of one pass over the edges.
+        fed = self.fed_by_edges()[2]
+        found: set[PortType] = set()
+        budget = self.t.m
+        for k, spec in enumerate(self.specs):
+            if spec is None:
+                continue
+            for name in names:
+                port = spec.input_map.get(name)
+                if port is not None:
+                    found.add(port.type)
+                    continue
+                members = self.positions_of_type(k)
+                budget -= len(members)
+                if budget < 0:
+                    ends = self.fed_by_edges()[0]
+                    return self._port_types(set(map(self.node_tix.__getitem__, ends)), names, False)
+                if not fed[name].isdisjoint(members):
+                    return None
+        return found
+
+    def _port_types(
+        self, kinds: Iterable[int], names: set[Any], output: bool
+    ) -> set[PortType] | None:
+        # The port types of every (node type, port name) pair, or None if one is missing.
+        found: set[PortType] = set()
+        for k in kinds:
+            spec = self.specs[k]
+            if spec is None:
+                continue  # an unknown node type is reported once, by resolve_types
+            ports = spec.output_map if output else spec.input_map
+            for name in names:
+                port = ports.get(name)
+                if port is None:
+                    return None
+                found.add(port.type)
+        return found
 
     def check_conditions(self) -> None:
         t = self.t
@@ -628,20 +719,29 @@ class _Validator:
                             hint="give each workflow output one port",
                         )
 
+    def fed_by_edges(self) -> tuple[Sequence[int], Sequence[str], defaultdict[str, set[int]]]:
+        """The data edges' targets and target ports, and the nodes fed on each port name."""
+        if self._fed is None:
+            t = self.t
+            carrying = self.carrying
+            if self.plain and not t.dangling:
+                dsts: Sequence[int] = t.dst  # type: ignore[assignment]
+                dps: Sequence[str] = self.dports  # type: ignore[assignment]
+            else:
+                dsts = [t.dst[e] for e in carrying]  # type: ignore[misc]
+                dps = [self.dports[e] for e in carrying]  # type: ignore[misc]
+            # One set of fed nodes per input port name (measured: one plain loop filling
+            # a defaultdict beats a set of (node, port) tuples, a pass per port, and
+            # C-level iterators calling each port's bound set.add).
+            fed: defaultdict[str, set[int]] = defaultdict(set)
+            for node, port in zip(dsts, dps, strict=True):
+                fed[port].add(node)
+            self._fed = (dsts, dps, fed)
+        return self._fed
+
     def check_inputs(self) -> None:
         t = self.t
-        carrying = self.carrying
-        if self.plain and not t.dangling:
-            dsts: Sequence[int] = t.dst  # type: ignore[assignment]
-            dps: Sequence[str] = self.dports  # type: ignore[assignment]
-        else:
-            dsts = [t.dst[e] for e in carrying]  # type: ignore[misc]
-            dps = [self.dports[e] for e in carrying]  # type: ignore[misc]
-        # One set of fed nodes per input port name (measured: one plain loop filling a
-        # defaultdict beats both a set of (node, port) tuples and a pass per port).
-        fed: defaultdict[str, set[int]] = defaultdict(set)
-        for node, port in zip(dsts, dps, strict=True):
-            fed[port].add(node)
+        dsts, dps, fed = self.fed_by_edges()
         duplicated = sum(map(len, fed.values())) < len(dsts)
         bound: list[tuple[int, str]] = []
         for binding in self.wf.inputs:
@@ -662,6 +762,8 @@ class _Validator:
             members = self.positions_of_type(k)
             for port in spec.required_inputs:
                 into = fed.get(port, empty)
+                if len(into) >= len(members) and into.issuperset(members):
+                    continue
                 missing = list(compress(members, map(not_, map(into.__contains__, members))))
                 for i in missing:
                     self.missing_input.add(i)
@@ -711,29 +813,41 @@ class _Validator:
         return port is None or port.multiple
 
     def check_params(self) -> None:
-        params = list(map(attrgetter("params"), self.wf.nodes))
+        params = [node.params for node in self.wf.nodes]
         verdicts: dict[tuple[Any, ...], list[str]] = {}
         for k, spec in enumerate(self.specs):
             if spec is None:
                 continue
             members = self.positions_of_type(k)
-            if not spec.required_params:
-                members = list(compress(members, map(bool, map(params.__getitem__, members))))
             if not members:
                 continue
-            dicts = list(map(params.__getitem__, members))
+            dicts: list[Mapping[str, Any]] = (
+                list(itemgetter(*members)(params)) if len(members) > 1 else [params[members[0]]]
+            )
+            if not spec.required_params and not all(dicts):
+                # Nodes without parameters have nothing to check.
+                members = list(compress(members, dicts))
+                if not members:
+                    continue
+                dicts = list(filter(None, dicts))
             schema = spec.parameters
             declared = schema.keys()
-            # How often each name is set, counted in C: an unknown name, or a required
-            # one set by fewer nodes than there are, means some node needs a closer look.
-            counts = Counter(chain.from_iterable(dicts))
-            if counts.keys() - declared or any(
-                counts[name] < len(members) for name in spec.required_params
-            ):
+            # The names set, gathered in C (counted only when some are required): an
+            # unknown name, or a required one set by fewer nodes than there are, means
+            # some node needs a closer look.
+            names: Set[str]
+            if spec.required_params:
+                counts = Counter(chain.from_iterable(dicts))
+                names = counts.keys()
+                short = any(counts[name] < len(members) for name in spec.required_params)
+            else:
+                names = set().union(*dicts)
+                short = False
+            if names - declared or short:
                 for i, values in zip(members, dicts, strict=True):
                     if values.keys() - declared or spec.required_params - values.keys():
                         self.report_param_names(i, spec, values)
-            used = counts.keys() & declared
+            used = names & declared
             for name in sorted(used):
                 self.check_param_values(spec, name, members, dicts, verdicts)
 
@@ -830,7 +944,7 @@ class _Validator:
                 path=path,
                 hint="remove or reverse one edge of the cycle",
             )
-        if self.catalog is None:
+        if self.catalog is None or (cycle is None and not self.missing_input):
             return
         indegree = t.indegree
         blocked_entries = [i for i in self.missing_input if indegree[i] == 0]
