@@ -259,11 +259,10 @@ class WorkflowBuilder:
         need_ports: bool,
         allow_ports: bool,
     ) -> Self:
-        # Positional arguments and inlined helpers: this runs once per edge, millions of
-        # times for large workflows.
+        # This runs once per edge, millions of times for large workflows: arguments are
+        # positional and the helpers inlined. parse_endpoint's rule: a known node id as
+        # it is, else split at the last dot.
         position = self._position
-        # parse_endpoint's rule, inlined (this runs once per edge of large workflows):
-        # a known node id as it is, else split at the last dot.
         s_node: str = source
         s_port: str | None = None
         if type(source) is not str or not source:

@@ -168,12 +168,12 @@ def encode_binary(workflow: Workflow, *, level: int = 3, compress_payload: bool 
     n = len(nodes)
     with paused_gc(n + len(edges)):
         node_ids = topo.ids
-        node_types: list[str] = list(map(attrgetter("type"), nodes))
+        node_types: list[str] = [node.type for node in nodes]
         edge_ids = topo.edge_ids
-        kinds: list[str] = list(map(attrgetter("kind"), edges))
-        source_ports: list[str | None] = list(map(attrgetter("source_port"), edges))
-        target_ports: list[str | None] = list(map(attrgetter("target_port"), edges))
-        conditions: list[str | None] = list(map(attrgetter("condition"), edges))
+        kinds: list[str] = [edge.kind for edge in edges]
+        source_ports: list[str | None] = [edge.source_port for edge in edges]
+        target_ports: list[str | None] = [edge.target_port for edge in edges]
+        conditions: list[str | None] = [edge.condition for edge in edges]
         bad_kinds = set(kinds) - EDGE_KINDS
         if bad_kinds:
             raise CodecError(
@@ -228,8 +228,8 @@ def encode_binary(workflow: Workflow, *, level: int = 3, compress_payload: bool 
             strings=strings,
             node_ids=node_ids,
             node_types=_pack(map(index.__getitem__, node_types)),
-            node_params=list(map(attrgetter("params"), nodes)),
-            node_meta=list(map(attrgetter("meta"), nodes)),
+            node_params=[node.params for node in nodes],
+            node_meta=[node.meta for node in nodes],
             edge_ids=edge_ids,
             # Sources are scattered; targets mostly ascend (edges listed by target), so
             # only targets are stored as differences.

@@ -6,9 +6,13 @@ stops at the first. Without a catalog only the structure is checked (ids, edge s
 dangling edges, cycles, control-flow shape).
 
 The checks work on the workflow's :class:`~symphony_core.workflow.topology.Topology`
-(dense integer arrays) and group the per-edge work by distinct value — a port check
-is made once per distinct ``(source type, source port, target type, target port)``, not
-once per edge — so that a large workflow costs a few C-level passes over its edges.
+(dense integer arrays) and group the per-edge work by distinct value, so that a large
+workflow costs a few passes over its edges: ports are first proven fine from the
+distinct port names alone (:meth:`_Validator.ports_surely_fine`), and only when that
+fails checked once per distinct ``(source type, source port, target type, target
+port)``; edge ids in increasing order are proven distinct without hashing them. Every
+shortcut only ever proves the absence of a problem; whatever it cannot prove is checked
+the exact way, so the report is the same either way.
 
 Semantics the checks rely on (see also :mod:`symphony_core.workflow.controls`): a node
 runs once every incoming edge is resolved; an ordinary node is skipped if any incoming

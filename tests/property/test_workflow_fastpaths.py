@@ -48,6 +48,8 @@ from symphony_core.workflow import (
 from symphony_core.workflow.topology import Topology, ids_strictly_increase
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Fewer examples for the larger graphs: each one costs more.
+LARGER = settings(SETTINGS, max_examples=120)
 
 CATALOG = NodeCatalog.from_node_types(
     {
@@ -257,7 +259,7 @@ def test_validation_and_order_match_the_reference(workflow: Workflow) -> None:
     assert_same_as_reference(workflow)
 
 
-@SETTINGS
+@LARGER
 @given(graphs(dag=True, max_nodes=60))
 def test_dags_match_the_reference(workflow: Workflow) -> None:
     assert_same_as_reference(workflow)
@@ -285,7 +287,7 @@ def clean_dags(draw: st.DrawFn, max_nodes: int = 80) -> Workflow:
     return Workflow("dag", nodes, edges)
 
 
-@SETTINGS
+@LARGER
 @given(clean_dags())
 def test_clean_dags_validate_and_order_like_the_reference(workflow: Workflow) -> None:
     assert not validate(fresh(workflow), CATALOG).issues
