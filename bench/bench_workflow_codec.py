@@ -47,7 +47,7 @@ def sample_workflow(n: int = 10_000, seed: int = 5) -> Workflow:
         Node(
             names[i],
             "examples.textops/word_count" if i % 3 else "examples.model/classify",
-            {"threshold": round(rnd.random(), 3), "lowercase": bool(i % 2)},
+            {"threshold": round(rnd.random(), 3), "lowercase": bool(i % 2)},  # type: ignore[arg-type]
             NodeMeta(position=(float(i % 100) * 160.0, float(i // 100) * 90.0), label=f"Step {i}"),
         )
         for i in range(n)

@@ -539,18 +539,34 @@ class Topology:
         elif unique:
             # Distinct ids: the heap holds the ids themselves, found again by the index.
             # Comparing strings in the heap costs less than sorting every id up front
-            # to give each a rank (measured on 10k and 1M nodes).
+            # to give each a rank (measured on 10k and 1M nodes). The smallest id a node
+            # makes ready is kept aside: if it is also the smallest ready id it is next,
+            # with no trip through the heap.
             index = self.index
             ready = list(map(ids.__getitem__, compress(range(n), map(not_, indeg))))
             heapq.heapify(ready)
-            while ready:
-                u = index[pop(ready)]
+            replace = heapq.heapreplace
+            key = pop(ready) if ready else None
+            while key is not None:
+                u = index[key]
                 append(u)
+                best = None
                 for v in out[u]:
                     left = indeg[v] - 1
                     indeg[v] = left
                     if not left:
-                        push(ready, ids[v])
+                        found = ids[v]
+                        if best is None:
+                            best = found
+                        elif found < best:
+                            push(ready, best)
+                            best = found
+                        else:
+                            push(ready, found)
+                if best is not None:
+                    key = replace(ready, best) if ready and ready[0] < best else best
+                else:
+                    key = pop(ready) if ready else None
         else:
             # Repeated ids: ranks (ids, then positions) break the ties.
             rank = self.rank

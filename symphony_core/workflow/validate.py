@@ -898,7 +898,14 @@ class _Validator:
         # since (1,) and (True,) are equal keys but not equal values.
         bad: set[tuple[type, Any]] = set()
         containers = False
-        for kind, value in set(zip(map(type, values), values, strict=True)):
+        kinds = set(map(type, values))
+        if len(kinds) == 1 and kinds.isdisjoint((tuple, FrozenDict)):
+            # One scalar type (the usual case): the values alone are distinct keys.
+            only = next(iter(kinds))
+            distinct: Iterable[tuple[type, Any]] = zip(repeat(only), set(values))
+        else:
+            distinct = set(zip(map(type, values), values, strict=True))
+        for kind, value in distinct:
             if value is _ABSENT:
                 continue
             if kind is tuple or kind is FrozenDict:

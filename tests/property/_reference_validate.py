@@ -153,7 +153,7 @@ class ValidationReport:
     def raise_for_errors(self, where: str | None = None) -> None:
         """Raise :class:`WorkflowValidationError` (with every issue) if there is an error."""
         if not self.ok:
-            raise WorkflowValidationError(self.issues, where=where or self.workflow or None)
+            raise WorkflowValidationError(self.issues, where=where or self.workflow or None)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable summary: ``ok``, counts and every issue."""

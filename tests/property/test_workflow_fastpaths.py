@@ -18,7 +18,7 @@ import heapq
 import random
 from typing import Any
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 import pytest
 from _reference_builder import ReferenceBuilder
 from _reference_topology import Topology as ReferenceTopology
@@ -46,6 +46,7 @@ from symphony_core.workflow import (
     validate,
 )
 from symphony_core.workflow.topology import Topology, ids_strictly_increase
+from symphony_core.workflow.values import freeze_mapping
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Fewer examples for the larger graphs: each one costs more.
@@ -272,9 +273,9 @@ def clean_dags(draw: st.DrawFn, max_nodes: int = 80) -> Workflow:
     names = draw(node_ids(n).filter(lambda ids: len(set(ids)) == len(ids) and all(ids)))
     assume(all(" " not in name and "\t" not in name for name in names))
     nodes = [
-        Node(names[i], "fz.ops/src", {"seed": i})
+        Node(names[i], "fz.ops/src", freeze_mapping({"seed": i}))
         if i < 2
-        else Node(names[i], "fz.ops/op", {"k": i % 5, "name": "x"})
+        else Node(names[i], "fz.ops/op", freeze_mapping({"k": i % 5, "name": "x"}))
         for i in range(n)
     ]
     edges: list[Edge] = []
@@ -308,7 +309,20 @@ def typed_dags(draw: st.DrawFn, max_nodes: int = 25) -> Workflow:
     n = draw(st.integers(2, max_nodes))
     names = draw(node_ids(n).filter(lambda ids: len(set(ids)) == len(ids)))
     types = [draw(st.sampled_from(["fz.ops/src", *INPUTS])) for _ in range(n)]
-    nodes = [Node(name, kind) for name, kind in zip(names, types, strict=True)]
+    # Every node of a type sets the same parameters (one value type each), some values
+    # out of range: the values are judged once per distinct value.
+    params: dict[str, Any] = {
+        "fz.ops/src": {"seed": st.integers(-1, 3)},
+        "fz.ops/op": {"k": st.integers(0, 7), "name": st.sampled_from(["ab", "AB"])},
+    }
+    nodes = [
+        Node(
+            name,
+            kind,
+            freeze_mapping({key: draw(values) for key, values in params.get(kind, {}).items()}),
+        )
+        for name, kind in zip(names, types, strict=True)
+    ]
     edges: list[Edge] = []
     for j in range(1, n):
         if types[j] not in INPUTS:
@@ -406,7 +420,7 @@ def builder_steps(draw: st.DrawFn) -> list[tuple[Any, ...]]:
             steps.append((kind, source, target, draw(given)))
         elif kind == "edge":
             edge_id = draw(st.sampled_from(["e1", "e4", "x1", "x2", "e10", None]))
-            steps.append(("edge", Edge(edge_id, source, target, "control")))
+            steps.append(("edge", Edge(edge_id, source, target, "control")))  # type: ignore[arg-type]
         else:
             steps.append(("embed", draw(st.sampled_from(["s", "t"]))))
     return steps
