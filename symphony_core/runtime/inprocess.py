@@ -50,6 +50,12 @@ from symphony_core.errors import (
     UserError,
 )
 from symphony_core.extension import ExtensionRecord
+from symphony_core.runtime.routing import (
+    AmbiguousNodeTypeError,
+    UnknownNodeTypeError,
+    event_matches,
+    route_node,
+)
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -92,18 +98,6 @@ class ExtensionDisabledError(ExtensionError, UserError):
     code = "extension.disabled"
 
 
-class UnknownNodeTypeError(UserError):
-    """No added extension declares the node type."""
-
-    code = "runtime.unknown_node_type"
-
-
-class AmbiguousNodeTypeError(UserError):
-    """Several added extensions declare the node type; the caller must choose one."""
-
-    code = "runtime.ambiguous_node_type"
-
-
 class NodeOutputError(ExtensionError):
     """A node returned something other than the outputs its manifest declares."""
 
@@ -129,18 +123,6 @@ def _closed() -> Exception:
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _event_matches(event: str, declared: str) -> bool:
-    if event == declared:
-        return True
-    # on-event:run matches on-event:run.started: topics are dotted hierarchies.
-    prefix = "on-event:"
-    return (
-        event.startswith(prefix)
-        and declared.startswith(prefix)
-        and event.startswith(declared + ".")
-    )
 
 
 class _Active:
@@ -908,7 +890,7 @@ class InProcessRuntime:
             ext
             for ext, record in self._records.items()
             if any(
-                _event_matches(event, declared) for declared in record.manifest.extension.activation
+                event_matches(event, declared) for declared in record.manifest.extension.activation
             )
         ]
         for ext in matching:
@@ -922,32 +904,7 @@ class InProcessRuntime:
     # -- nodes ----------------------------------------------------------------------------
 
     def _route(self, node_type: str, extension_id: str | None) -> ExtensionRecord:
-        owners = self._node_owners.get(node_type, ())
-        if extension_id is not None:
-            record = self.record(extension_id)
-            if extension_id not in owners:
-                known = [node.type for node in record.manifest.nodes]
-                raise UnknownNodeTypeError(
-                    f"extension {extension_id} declares no node type {node_type!r}",
-                    where=str(record.manifest_path),
-                    hint=f"its node types: {', '.join(known) or 'none'}",
-                )
-            return record
-        if not owners:
-            import difflib
-
-            close = difflib.get_close_matches(node_type, list(self._node_owners), n=1)
-            raise UnknownNodeTypeError(
-                f"no added extension declares node type {node_type!r}"
-                + (f" (did you mean {close[0]}?)" if close else ""),
-                hint="is the extension that provides it installed and added?",
-            )
-        if len(owners) > 1:
-            raise AmbiguousNodeTypeError(
-                f"node type {node_type!r} is declared by several extensions: {', '.join(owners)}",
-                hint="choose one with extension_id=...",
-            )
-        return self._records[owners[0]]
+        return route_node(node_type, extension_id, owners=self._node_owners, record_of=self.record)
 
     def _check_outputs(
         self, record: ExtensionRecord, node_type: str, result: Any

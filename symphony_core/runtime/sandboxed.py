@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import difflib
 import importlib.util
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -50,11 +49,8 @@ from symphony_core.manifest.size import InvalidSizeError, parse_size
 from symphony_core.ports.runtime import RuntimeClosedError, UnknownExtensionError
 from symphony_core.runtime.crossing import EXTHOST_TARGET, ExtHostArgs
 from symphony_core.runtime.extprocess import ProcessIndex
-from symphony_core.runtime.inprocess import (
-    AmbiguousNodeTypeError,
-    ExtensionDisabledError,
-    UnknownNodeTypeError,
-)
+from symphony_core.runtime.inprocess import ExtensionDisabledError
+from symphony_core.runtime.routing import event_matches, route_node
 from symphony_core.runtime.sandbox.launcher import AuditRecord, Launcher
 from symphony_core.runtime.sandbox.policy import SandboxProfile
 from symphony_core.runtime.supervisor import (
@@ -575,7 +571,7 @@ class SandboxedRuntime:
         matching = [
             ext
             for ext, record in list(self._records.items())
-            if any(_event_matches(event, d) for d in record.manifest.extension.activation)
+            if any(event_matches(event, d) for d in record.manifest.extension.activation)
         ]
         for ext in matching:
             self.activate(ext)
@@ -668,30 +664,7 @@ class SandboxedRuntime:
         return result
 
     def _route(self, node_type: str, extension_id: str | None) -> ExtensionRecord:
-        owners = self._node_owners.get(node_type, [])
-        if extension_id is not None:
-            record = self.record(extension_id)
-            if extension_id not in owners:
-                known = [node.type for node in record.manifest.nodes]
-                raise UnknownNodeTypeError(
-                    f"extension {extension_id} declares no node type {node_type!r}",
-                    where=str(record.manifest_path),
-                    hint=f"its node types: {', '.join(known) or 'none'}",
-                )
-            return record
-        if not owners:
-            close = difflib.get_close_matches(node_type, list(self._node_owners), n=1)
-            raise UnknownNodeTypeError(
-                f"no added extension declares node type {node_type!r}"
-                + (f" (did you mean {close[0]}?)" if close else ""),
-                hint="is the extension that provides it installed and added?",
-            )
-        if len(owners) > 1:
-            raise AmbiguousNodeTypeError(
-                f"node type {node_type!r} is declared by several extensions: {', '.join(owners)}",
-                hint="choose one with extension_id=...",
-            )
-        return self._records[owners[0]]
+        return route_node(node_type, extension_id, owners=self._node_owners, record_of=self.record)
 
     def _node_call(
         self,
@@ -911,14 +884,3 @@ def _describe(exc: BaseException) -> str:
         return exc.message
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _event_matches(event: str, declared: str) -> bool:
-    if event == declared:
-        return True
-    prefix = "on-event:"
-    return (
-        event.startswith(prefix)
-        and declared.startswith(prefix)
-        and event.startswith(declared + ".")
-    )
