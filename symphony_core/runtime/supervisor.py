@@ -25,6 +25,13 @@ A :class:`Supervisor` owns the process (one at a time) that runs one extension:
   :attr:`SupervisorPolicy.crash_window` seconds quarantine it: calls fail with
   :class:`~symphony_core.runtime.crashes.ExtensionQuarantinedError` until
   :meth:`Supervisor.release`;
+* **fork server death** — when the sandbox's fork server dies, the process dies with it:
+  calls in flight fail with a ``lost`` cause naming the fork server and how it ended, and
+  the extension is restarted (on the new fork server the launcher starts). Such a death
+  is not the extension's fault: it counts in ``total_crashes`` but not towards its
+  quarantine (the launcher has its own crash-loop rule for a fork server that keeps
+  dying, and then the restart fails with an error saying so). A start cut short by the
+  fork server's death is tried again on the new one;
 * **stop** — deactivate, close the connection, wait for the exit, then kill whatever is
   left of the process tree (grandchildren that called ``setsid`` included) and remove
   its cgroup.
@@ -89,7 +96,12 @@ from symphony_core.runtime.crossing import (
 )
 from symphony_core.runtime.extprocess import ExtensionProcess, ProcessIndex
 from symphony_core.runtime.sandbox.cgroups import CgroupStats
-from symphony_core.runtime.sandbox.launcher import AuditRecord, Launcher, SandboxedProcess
+from symphony_core.runtime.sandbox.errors import ForkServerDiedError
+from symphony_core.runtime.sandbox.launcher import (
+    AuditRecord,
+    Launcher,
+    SandboxedProcess,
+)
 from symphony_core.runtime.sandbox.policy import SandboxProfile
 from symphony_core.runtime.sandbox.witness import AuditEvent
 
@@ -114,6 +126,8 @@ _AUDIT_RULES: dict[str, str] = {
 }
 _VERDICT_WAIT = 10.0
 _EOF_GRACE = 0.5
+#: Fresh attempts when the fork server dies while the process is being started.
+_SERVER_RETRIES = 2
 
 
 class SupervisorPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -659,6 +673,49 @@ class Supervisor:
             ensure_dir(Path(profile.scratch_dir), mode=0o700)
         return profile
 
+    async def _launch_fresh(
+        self, profile: SandboxProfile, args: dict[str, Any]
+    ) -> tuple[SandboxedProcess, socket.socket, int]:
+        """Launch the process with a new connection and stderr pipe; return them.
+
+        If the fork server dies during the launch, the launch is made again (on the new
+        fork server) with new descriptors: the dead attempt's child may have written to
+        the old ones before it died.
+        """
+        attempt = 0
+        while True:
+            host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(err_r, False)
+            try:
+                proc = await self._launch(profile, args, child_end.fileno(), err_w)
+            except ForkServerDiedError as exc:
+                host_end.close()
+                os.close(err_r)
+                if attempt == _SERVER_RETRIES:
+                    raise ExtensionLoadError(
+                        f"its sandbox could not be started: {exc.message}",
+                        extension_id=self.extension_id,
+                        hint=exc.hint,
+                        details={"cause_code": exc.code, **exc.details},
+                    ) from exc
+                self._logger.warning(
+                    "extension %s: %s; starting it again",
+                    self.extension_id,
+                    exc.message,
+                    extra={"extension_id": self.extension_id},
+                )
+                attempt += 1
+                continue
+            except BaseException:
+                host_end.close()
+                os.close(err_r)
+                raise
+            finally:
+                child_end.close()
+                os.close(err_w)
+            return proc, host_end, err_r
+
     async def _launch(
         self, profile: SandboxProfile, args: dict[str, Any], ipc_fd: int, stderr_fd: int
     ) -> SandboxedProcess:
@@ -685,7 +742,7 @@ class Supervisor:
             future.add_done_callback(reap)
             raise
         except SymphonyError as exc:
-            if isinstance(exc, ExtensionLoadError):
+            if isinstance(exc, (ExtensionLoadError, ForkServerDiedError)):
                 raise
             raise ExtensionLoadError(
                 f"its sandbox could not be started: {exc.message}",
@@ -700,18 +757,7 @@ class Supervisor:
         args = encode_args(self._args_for(self.record))
         self._generation += 1
         name = f"{self.extension_id}#{self._generation}"
-        host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        os.set_blocking(err_r, False)
-        try:
-            proc = await self._launch(profile, args, child_end.fileno(), err_w)
-        except BaseException:
-            host_end.close()
-            os.close(err_r)
-            raise
-        finally:
-            child_end.close()
-            os.close(err_w)
+        proc, host_end, err_r = await self._launch_fresh(profile, args)
         instance = ExtensionProcess(
             generation=self._generation,
             name=name,
@@ -862,6 +908,9 @@ class Supervisor:
             if instance.verdict is not None:
                 await self._kill(instance)
         code = await self._exit_code(instance, self._policy.exit_timeout)
+        death = instance.proc.server_death
+        if death is not None and instance.verdict is None:
+            instance.verdict = CrashCause(kind="lost", message=f"ended because {death.describe()}")
         try:
             stats = instance.proc.stats()
         except Exception:
@@ -885,13 +934,17 @@ class Supervisor:
 
     def _after_crash(self, cause: CrashCause, instance: ExtensionProcess) -> str:
         """Count the crash and decide what happens next; return it in words."""
-        self._crashes.append(time.monotonic())
+        # A process that died with the fork server is not the extension's doing: it
+        # does not bring the extension nearer to quarantine.
+        server_fault = instance.proc.server_death is not None
+        if not server_fault:
+            self._crashes.append(time.monotonic())
         recent = self._recent()
         self._total_crashes += 1
         self._last_cause = cause
         if self._deactivating or self._state == "closed":
             return "it was being stopped"
-        if recent >= self._policy.crash_limit:
+        if not server_fault and recent >= self._policy.crash_limit:
             self._quarantine_count = recent
             self._active = False
             self._cancel_restart()
@@ -904,7 +957,8 @@ class Supervisor:
             self._set_state("stopped")
             return "it will be started again on its next use"
         delay = min(
-            self._policy.restart_backoff_max, self._policy.restart_backoff * 2 ** (recent - 1)
+            self._policy.restart_backoff_max,
+            self._policy.restart_backoff * 2 ** (max(recent, 1) - 1),
         )
         self._cancel_restart()
         self._restart_at = time.monotonic() + delay

@@ -27,7 +27,6 @@ from sandbox_harness import (
 from symphony_core.runtime.sandbox import cgroups, limits, selftest
 from symphony_core.runtime.sandbox.boot import STEPS
 from symphony_core.runtime.sandbox.errors import (
-    LauncherError,
     SandboxSetupError,
     SandboxUnavailableError,
     TargetNotAllowedError,
@@ -287,19 +286,19 @@ def test_watchdog_backend(recorder: Recorder) -> None:
             proc.close()  # type: ignore[attr-defined]
 
 
-def test_dead_fork_server_is_reported() -> None:
+def test_dead_fork_server_is_reported_and_replaced() -> None:
     with Launcher(accept_weaker=ACCEPTED) as launcher:
         launcher.wait_ready()
         host_end, proc = _handshake(launcher)
         server = launcher.server_pid
         assert server is not None
         os.kill(server, signal.SIGKILL)
-        with pytest.raises(LauncherError):
-            proc.wait(10)  # type: ignore[attr-defined]
-        with pytest.raises(LauncherError):
-            _handshake(launcher)
+        # The child died with its parent (PR_SET_PDEATHSIG), and says why.
+        assert proc.wait(10) == -signal.SIGKILL  # type: ignore[attr-defined]
+        death = proc.server_death  # type: ignore[attr-defined]
+        assert death is not None
+        assert death.pid == server
         host_end.close()
-        # The child died with its parent (PR_SET_PDEATHSIG).
         deadline = time.monotonic() + 5
         while psutil.pid_exists(proc.pid) and time.monotonic() < deadline:  # type: ignore[attr-defined]
             if psutil.Process(proc.pid).status() == "zombie":  # type: ignore[attr-defined]
@@ -307,6 +306,15 @@ def test_dead_fork_server_is_reported() -> None:
             time.sleep(0.02)
         assert not psutil.pid_exists(proc.pid) or psutil.Process(proc.pid).status() == "zombie"  # type: ignore[attr-defined]
         proc.close()  # type: ignore[attr-defined]
+        # A new fork server took over: the next process starts and shakes hands.
+        again, second = _handshake(launcher)
+        assert launcher.server_pid not in (None, server)
+        frame = selftest.read_frame(again.fileno())
+        assert frame is not None
+        assert msgspec.msgpack.decode(frame) == {"ready": True, "pid": second.pid}  # type: ignore[attr-defined]
+        again.close()  # EOF: the handshake target returns 0
+        assert second.wait(5) == 0  # type: ignore[attr-defined]
+        second.close()  # type: ignore[attr-defined]
 
 
 def test_host_death_takes_the_fork_server_and_children(tmp_path: Path) -> None:

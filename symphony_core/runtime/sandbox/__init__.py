@@ -6,6 +6,8 @@ do), :func:`plan` (how a profile is enforced here, or a refusal), and the errors
 """
 
 from symphony_core.runtime.sandbox.errors import (
+    ForkServerCrashLoopError,
+    ForkServerDiedError,
     LauncherError,
     MechanismUnavailableError,
     SandboxSetupError,
@@ -31,6 +33,8 @@ __all__ = [
     "EnforcementPlan",
     "Guarantee",
     "Guarantees",
+    "ForkServerCrashLoopError",
+    "ForkServerDiedError",
     "KernelCapabilities",
     "LauncherError",
     "MechanismUnavailableError",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from symphony_core.errors import ExtensionError, InternalError, UserError
 
 __all__ = [
+    "ForkServerCrashLoopError",
+    "ForkServerDiedError",
     "LauncherError",
     "MechanismUnavailableError",
     "SandboxSetupError",
@@ -39,6 +41,21 @@ class LauncherError(InternalError):
     """The sandbox launcher (the warm fork server) failed or is not running."""
 
     code = "sandbox.launcher_failed"
+
+
+class ForkServerDiedError(LauncherError):
+    """The fork server died while a process was being started for the caller.
+
+    A new fork server is started by itself; starting the process again may succeed.
+    """
+
+    code = "sandbox.fork_server_died"
+
+
+class ForkServerCrashLoopError(LauncherError):
+    """The fork server died too often within a short time and is not started again for now."""
+
+    code = "sandbox.fork_server_crash_loop"
 
 
 class TargetNotAllowedError(UserError):

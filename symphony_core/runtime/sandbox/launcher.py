@@ -23,6 +23,33 @@ to the launcher; the parameters cross to the fork server as msgpack structs.
 Resource limits use a per-extension cgroup when the machine allows it, otherwise (only
 when the user accepted the ``no-cgroups`` weakening) rlimits plus the psutil
 :class:`~symphony_core.runtime.sandbox.watchdog.Watchdog`.
+
+When the fork server dies
+-------------------------
+The fork server is the parent of every sandboxed process, and they die with it
+(``PR_SET_PDEATHSIG``). If it dies without :meth:`Launcher.close` asking it to (killed,
+out of memory, a bug), the launcher's I/O thread notices at once — end of file on its
+socket, or its pidfd turning readable — and:
+
+* reaps it and records a :class:`ServerDeath` (its exit code or signal, the processes
+  that ended with it), logged as an error and kept in :attr:`Launcher.server_deaths`;
+* fails the :meth:`Launcher.start` calls waiting for it with
+  :class:`ForkServerDiedError` naming the cause;
+* reports the exit of each of its processes as ``-SIGKILL`` (the parent-death signal
+  that ended them) to :attr:`SandboxedProcess.returncode`, :meth:`SandboxedProcess.wait`
+  and the exit listeners; :attr:`SandboxedProcess.server_death` says why, so a
+  supervisor can tell this from the extension's own crash;
+* starts a new fork server **eagerly, in the background**: at once after a first death,
+  so that the supervisor's restart of an extension finds a warm server (a cold start
+  costs a few hundred milliseconds), then after a back-off that doubles with each
+  further recent death (:class:`ForkServerPolicy`). A :meth:`Launcher.start` made in
+  between waits for the new server.
+
+:attr:`ForkServerPolicy.crash_limit` deaths within :attr:`ForkServerPolicy.crash_window`
+seconds are a crash loop: no new server is started, and :meth:`Launcher.start` fails with
+:class:`ForkServerCrashLoopError` (pointing at ``symphony doctor``) until fewer deaths fall
+within the window, or until :meth:`Launcher.forget_server_deaths`. After
+:meth:`Launcher.close` nothing is ever started again.
 """
 
 from __future__ import annotations
@@ -39,6 +66,7 @@ import sys
 import sysconfig
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -49,6 +77,8 @@ from symphony_core.log import get_logger
 from symphony_core.runtime.sandbox import cgroups, limits, privileges
 from symphony_core.runtime.sandbox.boot import BootSpec
 from symphony_core.runtime.sandbox.errors import (
+    ForkServerCrashLoopError,
+    ForkServerDiedError,
     LauncherError,
     MechanismUnavailableError,
     SandboxSetupError,
@@ -76,8 +106,10 @@ __all__ = [
     "SELFTEST_TARGETS",
     "AuditRecord",
     "ExitListener",
+    "ForkServerPolicy",
     "Launcher",
     "SandboxedProcess",
+    "ServerDeath",
     "runtime_read_paths",
 ]
 
@@ -119,10 +151,97 @@ _BOOTSTRAP = (
     "from symphony_core.runtime.sandbox.zygote import main;"
     "main(int(sys.argv[2]),sys.argv[1],_t)"
 )
+#: Seconds a fork server whose socket ended is given to finish exiting before SIGKILL.
+_REAP_GRACE = 1.0
+#: Deaths of the fork server kept in :attr:`Launcher.server_deaths`.
+_KEEP_DEATHS = 32
+_DOCTOR_HINT = (
+    "run `symphony doctor` to check the sandbox on this machine; each death's cause is "
+    "logged by symphony.sandbox.launcher, and `dmesg` shows out-of-memory kills"
+)
 
 
 ExitListener = Callable[[int, int], None]
 """Called as ``listener(pid, returncode)`` when a sandboxed process ends (I/O thread)."""
+
+
+class ForkServerPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """When a fork server that died is started again, and when the launcher gives up.
+
+    The first death within ``crash_window`` is followed by a new server at once; each
+    further one waits ``restart_backoff``, doubling per recent death, at most
+    ``restart_backoff_max``. ``crash_limit`` deaths within ``crash_window`` seconds are a
+    crash loop: nothing is started until fewer deaths fall within the window.
+
+    Attributes:
+        crash_limit: Deaths within ``crash_window`` that make a crash loop (1: never
+            restart).
+        crash_window: Seconds over which deaths are counted.
+        restart_backoff: Delay before the second restart within the window.
+        restart_backoff_max: The longest delay before a restart.
+    """
+
+    crash_limit: int = 3
+    crash_window: float = 60.0
+    restart_backoff: float = 0.25
+    restart_backoff_max: float = 5.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.crash_limit < 1:
+            problems.append("crash_limit >= 1")
+        if not self.crash_window > 0:
+            problems.append("crash_window > 0")
+        if not 0 <= self.restart_backoff <= self.restart_backoff_max:
+            problems.append("0 <= restart_backoff <= restart_backoff_max")
+        if problems:
+            raise ValueError("invalid fork server policy: need " + "; ".join(problems))
+
+    def restart_delay(self, recent_deaths: int) -> float | None:
+        """Return the delay before the next server after ``recent_deaths``, or ``None``.
+
+        Args:
+            recent_deaths: Deaths within the window, the latest included.
+
+        Returns:
+            Seconds to wait before starting a new server; ``None`` in a crash loop.
+        """
+        if recent_deaths >= self.crash_limit:
+            return None
+        if recent_deaths <= 1:
+            return 0.0
+        # The exponent is capped so a large crash_limit cannot overflow a float.
+        return min(
+            self.restart_backoff_max, self.restart_backoff * 2.0 ** min(recent_deaths - 2, 64)
+        )
+
+
+class ServerDeath(msgspec.Struct, frozen=True, kw_only=True):
+    """One death of the fork server.
+
+    Attributes:
+        pid: The fork server's pid (``None`` if it could not even be started).
+        returncode: Its exit code, or minus the signal that killed it; ``None`` if unknown.
+        cause: How it ended, in words (``was killed by signal 9 (SIGKILL)``).
+        at: Unix time it was noticed.
+        processes: Sandboxed processes that ended with it.
+        restart_delay: Seconds until a new server was due; ``None`` if none was
+            (a crash loop, or the launcher was closing).
+        expected: It was stopped by :meth:`Launcher.close` (not counted as a death).
+    """
+
+    pid: int | None
+    returncode: int | None
+    cause: str
+    at: float
+    processes: tuple[int, ...] = ()
+    restart_delay: float | None = None
+    expected: bool = False
+
+    def describe(self) -> str:
+        """Return ``the sandbox fork server (pid N) <cause>``."""
+        pid = f" (pid {self.pid})" if self.pid is not None else ""
+        return f"the sandbox fork server{pid} {self.cause}"
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,6 +266,18 @@ def _default_sink(record: AuditRecord) -> None:
         record.event.rule,
         extra={"extension_id": record.extension_id, "pid": record.pid},
     )
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "ended; its exit status is unknown"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by signal {-returncode} ({name})"
+    return f"exited with code {returncode}"
 
 
 def _zygote_sys_path() -> list[str]:
@@ -188,6 +319,27 @@ class _Pending:
         self.event = threading.Event()
         self.reply: Spawned | SpawnFailed | None = None
         self.pidfd: int | None = None
+        self.death: ServerDeath | None = None
+
+
+class _Server:
+    """One fork server process and what the host tracks about it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket, pidfd: int | None):
+        self.proc = proc
+        self.pid = proc.pid
+        self.sock = sock
+        self.pidfd = pidfd
+        self.ready = threading.Event()
+        self.ready_info: Ready | None = None
+        # Guards sending, `pending` membership and `gone`: the socket is never closed
+        # while a request is being written to it.
+        self.send_lock = threading.Lock()
+        self.pending: dict[int, _Pending] = {}
+        self.children: set[int] = set()
+        self.gone = False
+        self.exits_final = False
+        self.death: ServerDeath | None = None
 
 
 class SandboxedProcess:
@@ -201,11 +353,13 @@ class SandboxedProcess:
         cgroup: Its cgroup, when cgroups enforce the limits.
         boot_ms: Time the fork server saw from fork to ready.
         step_ms: Time of each boot step.
+        server_pid: The fork server that made it (its parent).
     """
 
     def __init__(
         self,
         launcher: Launcher,
+        server: _Server,
         reply: Spawned,
         pidfd: int | None,
         extension_id: str,
@@ -213,6 +367,7 @@ class SandboxedProcess:
         cgroup: cgroups.Cgroup | None,
     ) -> None:
         self._launcher = launcher
+        self._server = server
         self.pid = reply.pid
         self.pidfd = pidfd
         self.extension_id = extension_id
@@ -220,12 +375,22 @@ class SandboxedProcess:
         self.cgroup = cgroup
         self.boot_ms = reply.boot_ms
         self.step_ms = dict(reply.step_ms)
+        self.server_pid = server.pid
         self._closed = False
 
     @property
     def returncode(self) -> int | None:
-        """Exit code (minus the signal number if killed), or ``None`` while running."""
+        """Exit code (minus the signal number if killed), or ``None`` while running.
+
+        A process that ended with its fork server reports ``-SIGKILL`` (the parent-death
+        signal); :attr:`server_death` then says why.
+        """
         return self._launcher._exits.get(self.pid)
+
+    @property
+    def server_death(self) -> ServerDeath | None:
+        """The fork server's death, if this process ended because its fork server died."""
+        return self._launcher._lost.get(self.pid)
 
     def poll(self) -> int | None:
         """Return :attr:`returncode` without waiting."""
@@ -236,17 +401,23 @@ class SandboxedProcess:
 
         Raises:
             TimeoutError: It was still running after ``timeout`` seconds.
+            LauncherError: Its exit cannot be learnt (the fork server is gone and did
+                not account for it).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._launcher._exit_cond:
-            while self.pid not in self._launcher._exits:
-                if self._launcher._closed_server and self.pid not in self._launcher._exits:
-                    raise LauncherError("the fork server is gone; the child's exit is unknown")
+        launcher = self._launcher
+        with launcher._exit_cond:
+            while self.pid not in launcher._exits:
+                if self._server.exits_final:
+                    raise LauncherError(
+                        "the fork server is gone; the child's exit is unknown",
+                        where=self.extension_id,
+                    )
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"sandboxed process {self.pid} still running")
-                self._launcher._exit_cond.wait(remaining if remaining is not None else 0.5)
-            return self._launcher._exits[self.pid]
+                launcher._exit_cond.wait(remaining if remaining is not None else 0.5)
+            return launcher._exits[self.pid]
 
     def send_signal(self, sig: int) -> None:
         """Send ``sig`` to the child itself (not its tree); no-op once it has exited."""
@@ -315,7 +486,7 @@ class SandboxedProcess:
 
 
 class Launcher:
-    """Starts sandboxed processes from a warm fork server.
+    """Starts sandboxed processes from a warm fork server, restarting it if it dies.
 
     Args:
         allowed_targets: ``module:function`` callables a child may run; they are
@@ -329,6 +500,8 @@ class Launcher:
         python: Interpreter for the fork server (the host's by default).
         extra_read: Paths every child may read in addition to its profile's.
         seccomp_log: Ask the kernel to log refused syscalls to its own audit log.
+        server_policy: When a fork server that died is started again, and how many
+            deaths make a crash loop (see the module documentation).
     """
 
     def __init__(
@@ -342,6 +515,7 @@ class Launcher:
         python: str = sys.executable,
         extra_read: Iterable[str] = (),
         seccomp_log: bool = False,
+        server_policy: ForkServerPolicy | None = None,
     ) -> None:
         self.allowed_targets = frozenset(allowed_targets)
         for target in self.allowed_targets:
@@ -354,22 +528,28 @@ class Launcher:
         self.python = python
         self.extra_read = tuple(extra_read)
         self.seccomp_log = seccomp_log
+        self.server_policy = server_policy or ForkServerPolicy()
         self.watchdog = Watchdog()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._sock: socket.socket | None = None
-        self._ready = threading.Event()
-        self._ready_info: Ready | None = None
-        self._send_lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._pending: dict[int, _Pending] = {}
+        self._decoder: msgspec.msgpack.Decoder[Reply] = msgspec.msgpack.Decoder(Reply)
+        # Server life cycle: the current server, the restart plan, recent deaths.
+        self._state = threading.Condition()
+        self._server: _Server | None = None
+        self._restart_at: float | None = None
+        self._death_times: deque[float] = deque()
+        self._deaths: deque[ServerDeath] = deque(maxlen=_KEEP_DEATHS)
+        self._closing = False
+        self._stopping = False
+        # Exits of sandboxed processes, by pid (and why, when they ended with a server).
         self._exits: dict[int, int] = {}
+        self._lost: dict[int, ServerDeath] = {}
         self._exit_cond = threading.Condition()
         self._audit: dict[int, tuple[str, int, AuditReader]] = {}
         self._selector = selectors.DefaultSelector()
         self._selector_lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         self._thread: threading.Thread | None = None
-        self._closed_server = False
         self._runtime_read: list[str] | None = None
         self._support: cgroups.CgroupSupport | None = None
         self._processes: dict[int, SandboxedProcess] = {}
@@ -379,7 +559,8 @@ class Launcher:
         """Call ``listener(pid, returncode)`` whenever a process of this launcher ends.
 
         It runs on the launcher's I/O thread, after :attr:`SandboxedProcess.returncode`
-        is set; it must not block (hand the news to your own thread or loop).
+        is set; it must not block (hand the news to your own thread or loop). Processes
+        that ended with a dead fork server are reported as ``-SIGKILL``.
         """
         self._exit_listeners.append(listener)
 
@@ -397,25 +578,108 @@ class Launcher:
 
     @property
     def ready_info(self) -> Ready | None:
-        """The fork server's ready message (start-up time, preloaded targets)."""
-        return self._ready_info
+        """The current fork server's ready message (start-up time, preloaded targets)."""
+        server = self._server
+        return server.ready_info if server is not None else None
 
     @property
     def server_pid(self) -> int | None:
-        """Pid of the fork server, once started."""
-        return self._proc.pid if self._proc is not None else None
+        """Pid of the current fork server, or ``None``.
+
+        ``None`` before it starts, while it is being replaced after a death, and after
+        :meth:`close`.
+        """
+        server = self._server
+        return server.pid if server is not None and not server.gone else None
+
+    @property
+    def server_deaths(self) -> tuple[ServerDeath, ...]:
+        """The latest unexpected deaths of the fork server, oldest first."""
+        with self._state:
+            return tuple(self._deaths)
+
+    @property
+    def pending_starts(self) -> int:
+        """Start requests the current fork server has not answered yet."""
+        server = self._server
+        return len(server.pending) if server is not None else 0
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (nothing is started any more)."""
+        return self._closing
+
+    def forget_server_deaths(self) -> None:
+        """Forget recent deaths of the fork server, ending a crash loop.
+
+        The next :meth:`start` (or :meth:`start_server`) starts a new fork server; call it
+        once the cause of the deaths has been dealt with. :attr:`server_deaths` is kept.
+        """
+        with self._state:
+            self._death_times.clear()
+            self._state.notify_all()
+
+    def _prepare(self) -> None:
+        # Probing and path discovery can take a while: done before any lock is taken.
+        _ = self.caps
+        if self._runtime_read is None:
+            self._runtime_read = runtime_read_paths()
+
+    def _check_open(self, where: str | None = None) -> None:
+        if self._closing:
+            raise LauncherError(
+                "the sandbox launcher is closed", where=where, hint="create a new Launcher"
+            )
+
+    def _recent_deaths(self, now: float) -> int:
+        window = self.server_policy.crash_window
+        while self._death_times and now - self._death_times[0] > window:
+            self._death_times.popleft()
+        return len(self._death_times)
+
+    def _crash_loop_error(self, recent: int, where: str | None) -> ForkServerCrashLoopError:
+        policy = self.server_policy
+        last = self._deaths[-1] if self._deaths else None
+        latest = f", most recently: {last.describe()}" if last is not None else ""
+        return ForkServerCrashLoopError(
+            f"the sandbox fork server keeps dying: it died {recent} times within "
+            f"{policy.crash_window:g} s{latest}; no new one is started for now",
+            where=where,
+            hint=f"{_DOCTOR_HINT}. A new fork server is tried once fewer than "
+            f"{policy.crash_limit} deaths fall within {policy.crash_window:g} s, or after "
+            "Launcher.forget_server_deaths()",
+            details={
+                "deaths": [msgspec.to_builtins(d) for d in list(self._deaths)[-recent:]],
+                "crash_limit": policy.crash_limit,
+                "crash_window": policy.crash_window,
+            },
+        )
 
     def start_server(self) -> None:
         """Start the fork server in the background; returns at once.
 
         Call it when the host starts so the server's first start (a Python interpreter
-        start plus imports) is off the critical path of the first extension.
+        start plus imports) is off the critical path of the first extension. Nothing
+        happens if a server runs or a restart is already planned, or in a crash loop
+        (:meth:`start` then says why).
+
+        Raises:
+            LauncherError: The launcher is closed, or the interpreter cannot be started.
         """
-        if self._proc is not None:
+        self._check_open()
+        if self._server is not None:
             return
-        _ = self.caps
-        if self._runtime_read is None:
-            self._runtime_read = runtime_read_paths()
+        self._prepare()
+        with self._state:
+            self._check_open()
+            if self._server is not None or self._restart_at is not None:
+                return
+            if self._recent_deaths(time.monotonic()) >= self.server_policy.crash_limit:
+                return
+            self._launch_locked()
+
+    def _launch_locked(self) -> _Server:
+        """Start a new fork server (``_state`` held); it announces itself with ``Ready``."""
         host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = ZygoteConfig(
             host_pid=os.getpid(),
@@ -424,7 +688,7 @@ class Launcher:
         )
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         try:
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [
                     self.python,
                     "-I",
@@ -443,87 +707,204 @@ class Launcher:
             )
         except OSError as exc:
             host_end.close()
-            raise LauncherError(f"cannot start the sandbox fork server: {exc}") from exc
+            raise LauncherError(
+                f"cannot start the sandbox fork server: {exc}", hint=_DOCTOR_HINT
+            ) from exc
         finally:
             zygote_end.close()
-        self._sock = host_end
-        self._closed_server = False
-        self._selector.register(host_end, selectors.EVENT_READ, ("zygote", None))
-        self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
-        self._thread = threading.Thread(target=self._io_loop, name="sandbox-launcher", daemon=True)
-        self._thread.start()
+        try:
+            # Our own unreaped child: its pid cannot have been reused yet.
+            pidfd: int | None = os.pidfd_open(proc.pid)
+        except OSError:
+            pidfd = None
+        server = _Server(proc, host_end, pidfd)
+        with self._selector_lock:
+            self._selector.register(host_end, selectors.EVENT_READ, ("zygote", server))
+            if pidfd is not None:
+                self._selector.register(pidfd, selectors.EVENT_READ, ("server-exit", server))
+        self._server = server
+        self._restart_at = None
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._io_loop, name="sandbox-launcher", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._wake()
+        self._state.notify_all()
+        return server
 
     def wait_ready(self, timeout: float = 30.0) -> Ready:
-        """Wait until the fork server is ready and return its ready message.
+        """Wait until a fork server is ready (starting one if needed); return its ready message.
+
+        A server that dies meanwhile is replaced and waited for, within ``timeout``.
 
         Raises:
-            LauncherError: It did not start, or exited.
+            LauncherError: It did not become ready in time, or the launcher is closed.
+            ForkServerCrashLoopError: It keeps dying.
         """
-        if self._proc is None:
-            self.start_server()
-        if not self._ready.wait(timeout) or self._ready_info is None:
-            raise LauncherError(
-                "the sandbox fork server did not become ready",
-                hint="run `symphony doctor`; check that the interpreter can import msgspec",
-            )
-        return self._ready_info
+        info = self._ready_server(timeout, None).ready_info
+        assert info is not None
+        return info
+
+    def _ready_server(self, timeout: float, where: str | None) -> _Server:
+        deadline = time.monotonic() + timeout
+        self._check_open(where)
+        self._prepare()
+        while True:
+            with self._state:
+                while True:
+                    self._check_open(where)
+                    server = self._server
+                    if server is not None:
+                        break
+                    now = time.monotonic()
+                    if self._restart_at is None or now >= self._restart_at:
+                        recent = self._recent_deaths(now)
+                        if recent >= self.server_policy.crash_limit:
+                            raise self._crash_loop_error(recent, where)
+                        self._launch_locked()
+                        continue
+                    if now >= deadline:
+                        last = self._deaths[-1].describe() if self._deaths else "it died"
+                        raise LauncherError(
+                            f"the sandbox fork server is being restarted ({last}) and was not "
+                            f"ready within {timeout:g} s",
+                            where=where,
+                            hint=_DOCTOR_HINT,
+                        )
+                    # The I/O thread starts it when due; this thread does if it is late.
+                    self._state.wait(min(deadline, self._restart_at) - now)
+            ready = server.ready.wait(max(0.0, deadline - time.monotonic()))
+            if ready and server.ready_info is not None and not server.gone:
+                return server
+            if time.monotonic() >= deadline:
+                if not server.gone:
+                    raise LauncherError(
+                        f"the sandbox fork server did not become ready within {timeout:g} s",
+                        where=where,
+                        hint="run `symphony doctor`; check that the interpreter can import msgspec",
+                    )
+                death = server.death.describe() if server.death else "it died"
+                raise LauncherError(
+                    f"no sandbox fork server became ready within {timeout:g} s: {death}",
+                    where=where,
+                    hint=_DOCTOR_HINT,
+                )
+            # It died before (or right after) becoming ready: its successor is waited for.
 
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):
+        with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._wake_w, b"x")
 
+    # -- the I/O thread ---------------------------------------------------------------
+
     def _io_loop(self) -> None:
-        decoder: msgspec.msgpack.Decoder[Reply] = msgspec.msgpack.Decoder(Reply)
-        while self._sock is not None:
-            for key, _ in self._selector.select(timeout=1.0):
-                kind, _extra = key.data
+        while True:
+            with self._state:
+                if self._stopping:
+                    return
+                timeout = 1.0
+                if self._restart_at is not None:
+                    due = self._restart_at - time.monotonic()
+                    if due <= 0:
+                        self._restart_due_locked()
+                        continue
+                    timeout = min(timeout, due)
+            try:
+                events = self._selector.select(timeout)
+            except (OSError, ValueError):
+                if self._stop_requested():  # close() closed the selector under us
+                    return
+                raise
+            for key, _ in events:
+                kind, server = key.data
                 if kind == "wake":
-                    with contextlib.suppress(BlockingIOError):
+                    with contextlib.suppress(BlockingIOError, OSError):
                         os.read(self._wake_r, 4096)
                 elif kind == "zygote":
-                    if not self._read_zygote(decoder):
-                        self._server_gone()
-                        return
+                    if server.gone:
+                        continue
+                    outcome = self._receive(server, block=True)
+                    if outcome == "eof":
+                        self._server_died(server)
+                    elif outcome == "bad":
+                        self._server_died(server, reason="sent a malformed message and was killed")
+                elif kind == "server-exit":
+                    if not server.gone:
+                        self._server_died(server)
                 elif kind == "audit":
                     self._read_audit(key.fd)
 
-    def _read_zygote(self, decoder: msgspec.msgpack.Decoder[Reply]) -> bool:
-        assert self._sock is not None
+    def _stop_requested(self) -> bool:
+        return self._stopping
+
+    def _restart_due_locked(self) -> None:
+        self._restart_at = None
+        if self._closing or self._server is not None:
+            return
         try:
-            data, fds, _, _ = socket.recv_fds(self._sock, MAX_MESSAGE, 4)
+            self._launch_locked()
+        except LauncherError as exc:
+            _log.error("%s", exc)
+            self._note_death(
+                ServerDeath(
+                    pid=None,
+                    returncode=None,
+                    cause=f"could not be started: {exc.message}",
+                    at=time.time(),
+                )
+            )
+
+    def _note_death(self, death: ServerDeath) -> ServerDeath:
+        """Count an unexpected death and plan the next server (``_state`` held)."""
+        now = time.monotonic()
+        self._death_times.append(now)
+        delay = self.server_policy.restart_delay(self._recent_deaths(now))
+        self._restart_at = None if delay is None else now + delay
+        death = msgspec.structs.replace(death, restart_delay=delay)
+        self._deaths.append(death)
+        self._state.notify_all()
+        return death
+
+    def _receive(self, server: _Server, *, block: bool) -> Literal["ok", "eof", "bad", "empty"]:
+        """Read and handle one message of ``server``."""
+        try:
+            data, fds, _, _ = socket.recv_fds(
+                server.sock, MAX_MESSAGE, 4, 0 if block else socket.MSG_DONTWAIT
+            )
+        except BlockingIOError:
+            return "empty"
         except OSError:
-            return False
+            return "eof"
         if not data:
-            return False
+            for fd in fds:
+                os.close(fd)
+            return "eof"
         try:
-            reply = decoder.decode(data)
+            reply = self._decoder.decode(data)
         except msgspec.DecodeError as exc:
             _log.error("malformed message from the fork server: %s", exc)
             for fd in fds:
                 os.close(fd)
-            return False
+            return "bad"
         if isinstance(reply, Ready):
-            self._ready_info = reply
-            self._ready.set()
+            server.ready_info = reply
+            server.ready.set()
             for target, error in reply.errors.items():
                 _log.error("allowed target %s cannot be imported: %s", target, error)
         elif isinstance(reply, Exited):
-            with self._exit_cond:
-                self._exits[reply.pid] = reply.returncode
-                self._exit_cond.notify_all()
-            self.watchdog.unregister(reply.pid)
-            for listener in list(self._exit_listeners):
-                try:
-                    listener(reply.pid, reply.returncode)
-                except Exception:
-                    _log.exception("an exit listener failed")
+            server.children.discard(reply.pid)
+            self._record_exits([reply.pid], reply.returncode, None)
         else:
             if isinstance(reply, Spawned):
+                server.children.add(reply.pid)
                 # The pid may be a recycled one: forget the exit of its previous owner
                 # before anyone can ask the new process for its return code.
                 with self._exit_cond:
                     self._exits.pop(reply.pid, None)
-            pending = self._pending.pop(reply.id, None)
+                    self._lost.pop(reply.pid, None)
+            pending = server.pending.pop(reply.id, None)
             if pending is None:
                 # A reply after start() gave up: nobody owns that child, end it.
                 if isinstance(reply, Spawned) and fds:
@@ -531,13 +912,116 @@ class Launcher:
                         signal.pidfd_send_signal(fds[0], signal.SIGKILL)
                 for fd in fds:
                     os.close(fd)
-                return True
+                return "ok"
             pending.reply = reply
             pending.pidfd = fds[0] if fds else None
             for fd in fds[1:]:
                 os.close(fd)
             pending.event.set()
-        return True
+        return "ok"
+
+    def _record_exits(self, pids: Iterable[int], returncode: int, lost: ServerDeath | None) -> None:
+        pids = list(pids)
+        with self._exit_cond:
+            for pid in pids:
+                if lost is not None:
+                    self._lost[pid] = lost
+                self._exits[pid] = returncode
+            self._exit_cond.notify_all()
+        for pid in pids:
+            self.watchdog.unregister(pid)
+            for listener in list(self._exit_listeners):
+                try:
+                    listener(pid, returncode)
+                except Exception:
+                    _log.exception("an exit listener failed")
+
+    def _server_died(self, server: _Server, *, reason: str | None = None) -> None:
+        """Account for the end of ``server`` (I/O thread, or :meth:`close` after it)."""
+        if server.gone:
+            return
+        proc = server.proc
+        if reason is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        returncode = self._reap(proc)
+        # Everything it sent before dying is still queued (replies, exits): take it first.
+        while self._receive(server, block=False) == "ok":
+            pass
+        with server.send_lock:
+            server.gone = True
+            pending = list(server.pending.values())
+            server.pending.clear()
+            with self._selector_lock:
+                for fileobj in (server.sock, server.pidfd):
+                    if fileobj is not None:
+                        with contextlib.suppress(KeyError, ValueError):
+                            self._selector.unregister(fileobj)
+            server.sock.close()
+            if server.pidfd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(server.pidfd)
+                server.pidfd = None
+        children = tuple(sorted(server.children))
+        server.children.clear()
+        with self._state:
+            expected = self._closing
+            if self._server is server:
+                self._server = None
+            death = ServerDeath(
+                pid=server.pid,
+                returncode=returncode,
+                cause=reason or _describe_exit(returncode),
+                at=time.time(),
+                processes=children,
+                expected=expected,
+            )
+            if not expected:
+                death = self._note_death(death)
+            server.death = death
+            self._state.notify_all()
+        self._wake()
+        server.ready.set()
+        for waiting in pending:
+            waiting.death = death
+            waiting.event.set()
+        # Its children got SIGKILL from the kernel when it died (PR_SET_PDEATHSIG).
+        self._record_exits(children, -signal.SIGKILL, None if expected else death)
+        with self._exit_cond:
+            server.exits_final = True
+            self._exit_cond.notify_all()
+        if expected:
+            _log.debug("the sandbox fork server (pid %d) stopped", server.pid)
+            return
+        if death.restart_delay is None:
+            plan_text = (
+                f"no new one is started: it died {len(self._death_times)} times within "
+                f"{self.server_policy.crash_window:g} s ({_DOCTOR_HINT})"
+            )
+        elif death.restart_delay == 0:
+            plan_text = "a new one is being started"
+        else:
+            plan_text = f"a new one is started in {death.restart_delay:g} s"
+        _log.error(
+            "%s; %d sandboxed process(es) ended with it; %s",
+            death.describe(),
+            len(children),
+            plan_text,
+            extra={"pid": server.pid, "returncode": returncode},
+        )
+
+    @staticmethod
+    def _reap(proc: subprocess.Popen[bytes]) -> int | None:
+        try:
+            return proc.wait(_REAP_GRACE)
+        except subprocess.TimeoutExpired:
+            # Its socket ended but it lingers: it is of no use any more.
+            with contextlib.suppress(OSError):
+                proc.kill()
+        try:
+            return proc.wait(_REAP_GRACE)
+        except subprocess.TimeoutExpired:
+            return None
 
     def _read_audit(self, fd: int) -> None:
         entry = self._audit.get(fd)
@@ -549,11 +1033,7 @@ class Launcher:
         except OSError:
             data = b""
         if not data:
-            with self._selector_lock:
-                with contextlib.suppress(KeyError, ValueError):
-                    self._selector.unregister(fd)
-                self._audit.pop(fd, None)
-            os.close(fd)
+            self._drop_audit(fd)
             return
         for event in reader.feed(data):
             self._emit(AuditRecord(extension_id=extension_id, pid=pid, event=event))
@@ -570,11 +1050,14 @@ class Launcher:
                     ),
                 )
             )
-            with self._selector_lock:
-                with contextlib.suppress(KeyError, ValueError):
-                    self._selector.unregister(fd)
-                self._audit.pop(fd, None)
-            os.close(fd)
+            self._drop_audit(fd)
+
+    def _drop_audit(self, fd: int) -> None:
+        with self._selector_lock:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(fd)
+            if self._audit.pop(fd, None) is not None:
+                os.close(fd)
 
     def _emit(self, record: AuditRecord) -> None:
         try:
@@ -582,13 +1065,7 @@ class Launcher:
         except Exception:
             _log.exception("the audit sink failed")
 
-    def _server_gone(self) -> None:
-        self._closed_server = True
-        for pending in list(self._pending.values()):
-            pending.event.set()
-        with self._exit_cond:
-            self._exit_cond.notify_all()
-        self._ready.set()
+    # -- starting a process -----------------------------------------------------------
 
     def _plan(self, profile: SandboxProfile) -> EnforcementPlan:
         return plan(profile, self.caps, self.accept_weaker, limits=self.limits)
@@ -606,6 +1083,20 @@ class Launcher:
         execute = existing(profile.fs_exec)
         return read, write, execute
 
+    def _died_error(self, death: ServerDeath, extension_id: str) -> LauncherError:
+        if death.expected:
+            return LauncherError(
+                "the sandbox launcher was closed while the process was being started",
+                where=extension_id,
+            )
+        return ForkServerDiedError(
+            f"{death.describe()} while the process was being started",
+            where=extension_id,
+            hint="a new fork server is started by itself; start the process again. "
+            f"If this keeps happening, {_DOCTOR_HINT}",
+            details={"server_death": msgspec.to_builtins(death)},
+        )
+
     def start(
         self,
         profile: SandboxProfile,
@@ -618,6 +1109,9 @@ class Launcher:
         timeout: float = 30.0,
     ) -> SandboxedProcess:
         """Start one sandboxed process running ``target(ipc_fd, args)``.
+
+        Waits for the fork server to be ready, starting it (or, after it died, waiting
+        for its replacement) if needed.
 
         Args:
             profile: What the process may do.
@@ -637,7 +1131,9 @@ class Launcher:
             SandboxUnavailableError: The kernel lacks a needed mechanism and its
                 weakening was not accepted.
             SandboxSetupError: The child failed a boot step.
-            LauncherError: The fork server is not running.
+            ForkServerDiedError: The fork server died while starting the process.
+            ForkServerCrashLoopError: The fork server keeps dying.
+            LauncherError: The launcher is closed, or the fork server did not answer.
         """
         if target not in self.allowed_targets:
             raise TargetNotAllowedError(
@@ -646,9 +1142,7 @@ class Launcher:
                 hint="pass it in Launcher(allowed_targets=...)",
             )
         enforcement = self._plan(profile)
-        self.wait_ready(timeout)
-        if self._closed_server or self._sock is None:
-            raise LauncherError("the sandbox fork server is not running", where=extension_id)
+        server = self._ready_server(timeout, extension_id)
         if profile.run_as_uid is not None:
             if not self.caps.is_root:
                 raise SandboxUnavailableError(
@@ -704,7 +1198,7 @@ class Launcher:
                 exec_paths=tuple(execute),
                 env={k: os.environ[k] for k in profile.env if k in os.environ},
                 cwd=profile.scratch_dir or "/",
-                protected_pids=(os.getpid(), self._proc.pid if self._proc else 0),
+                protected_pids=(os.getpid(), server.pid),
                 seccomp_log=self.seccomp_log,
             )
             names: list[str] = []
@@ -717,24 +1211,32 @@ class Launcher:
             # Encoding fails here (TypeError) on arguments msgpack cannot carry.
             data = msgspec.msgpack.encode(SpawnRequest(id=request_id, boot=spec, fds=tuple(names)))
             pending = _Pending()
-            self._pending[request_id] = pending
             try:
-                with self._send_lock:
-                    socket.send_fds(self._sock, [data], fds)
-            except OSError as exc:
-                self._pending.pop(request_id, None)
-                raise LauncherError(
-                    f"cannot reach the sandbox fork server: {exc}", where=extension_id
-                ) from exc
+                with server.send_lock:
+                    if server.gone:
+                        assert server.death is not None
+                        raise self._died_error(server.death, extension_id)
+                    server.pending[request_id] = pending
+                    try:
+                        socket.send_fds(server.sock, [data], fds)
+                    except OSError as exc:
+                        server.pending.pop(request_id, None)
+                        raise LauncherError(
+                            f"cannot reach the sandbox fork server: {exc}",
+                            where=extension_id,
+                            hint="a fork server that died is replaced by itself; start the "
+                            "process again",
+                        ) from exc
             finally:
                 os.close(audit_w)
                 audit_w = -1
-            if not pending.event.wait(timeout) or pending.reply is None:
-                self._pending.pop(request_id, None)
+            if not pending.event.wait(timeout):
+                server.pending.pop(request_id, None)
+            if pending.reply is None:
+                if pending.death is not None:
+                    raise self._died_error(pending.death, extension_id)
                 raise LauncherError(
-                    "the sandbox fork server exited"
-                    if self._closed_server
-                    else f"the sandbox fork server did not answer within {timeout} s",
+                    f"the sandbox fork server did not answer within {timeout:g} s",
                     where=extension_id,
                 )
             reply = pending.reply
@@ -744,12 +1246,20 @@ class Launcher:
                     extension_id=extension_id,
                     details={"step": reply.step, "returncode": reply.returncode},
                 )
-            process = SandboxedProcess(self, reply, pending.pidfd, extension_id, enforcement, group)
+            process = SandboxedProcess(
+                self, server, reply, pending.pidfd, extension_id, enforcement, group
+            )
             self._processes[reply.pid] = process
             with self._selector_lock:
-                self._audit[audit_r] = (extension_id, reply.pid, AuditReader())
-                self._selector.register(audit_r, selectors.EVENT_READ, ("audit", None))
-            registered = True
+                if not self._closing:
+                    self._audit[audit_r] = (extension_id, reply.pid, AuditReader())
+                    self._selector.register(audit_r, selectors.EVENT_READ, ("audit", None))
+                    registered = True
+            if not registered:
+                os.close(audit_r)
+                registered = True
+                process.close()
+                self._check_open(extension_id)
             self._wake()
             if enforcement.watchdog:
                 self.watchdog.register(
@@ -765,27 +1275,44 @@ class Launcher:
                 group.close()
             raise
 
+    # -- closing ----------------------------------------------------------------------
+
     def close(self, timeout: float = 5.0) -> None:
-        """Close every process it started, stop the fork server and the I/O thread."""
+        """Close every process it started, stop the fork server and the I/O thread.
+
+        Nothing is started again afterwards: :meth:`start` raises :class:`LauncherError`.
+        """
+        with self._state:
+            if self._closing:
+                return
+            self._closing = True
+            self._restart_at = None
+            self._state.notify_all()
         for process in list(self._processes.values()):
             with contextlib.suppress(Exception):
                 process.close(timeout)
         self.watchdog.stop()
-        sock, proc = self._sock, self._proc
-        if sock is not None:
-            with contextlib.suppress(OSError), self._send_lock:
-                sock.send(msgspec.msgpack.encode(Shutdown()))
-        if proc is not None:
+        server = self._server
+        if server is not None:
+            with server.send_lock:
+                if not server.gone:
+                    with contextlib.suppress(OSError):
+                        server.sock.send(msgspec.msgpack.encode(Shutdown()))
             try:
-                proc.wait(timeout)
+                server.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self._closed_server = True
-        self._sock = None
+                server.proc.kill()
+                server.proc.wait()
+        with self._state:
+            self._stopping = True
         self._wake()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        if server is not None:
+            # Whatever the I/O thread did not handle (its last exits, the socket) is done
+            # here, now that it has stopped.
+            self._server_died(server)
         with self._selector_lock:
             for key in list(self._selector.get_map().values()):
                 with contextlib.suppress(KeyError, ValueError):
@@ -794,10 +1321,12 @@ class Launcher:
                     with contextlib.suppress(OSError):
                         os.close(key.fd)
             self._audit.clear()
-        if sock is not None:
-            sock.close()
-        self._proc = None
-        self._ready.clear()
+            self._selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with self._state:
+            self._server = None
 
     def __enter__(self) -> Launcher:
         self.start_server()

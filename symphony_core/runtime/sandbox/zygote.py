@@ -17,6 +17,10 @@ Protocol (each message one packet, msgpack, tagged unions below):
 The zygote dies with the host (``PR_SET_PDEATHSIG`` and end-of-file on its socket) and
 then kills every child it made, their cgroups' members included. It is a child
 subreaper, so processes orphaned by a sandboxed child stay below it and are reaped.
+Stopped by ``SIGTERM``, it kills its children the same way and then dies of that signal,
+so that the host's record of its end says what ended it. If it dies in any way the host
+did not ask for, its children die with it (``PR_SET_PDEATHSIG``) and the host starts a
+new fork server (see :mod:`.launcher`).
 """
 
 from __future__ import annotations
@@ -162,7 +166,9 @@ Reply = Ready | Spawned | SpawnFailed | Exited
 
 
 class _Stop(Exception):
-    pass
+    def __init__(self, signum: int | None = None) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _read_report(fd: int, deadline: float) -> BootReport | None:
@@ -198,6 +204,7 @@ class _Zygote:
         self.encoder = msgspec.msgpack.Encoder()
         self.decoder: msgspec.msgpack.Decoder[Request] = msgspec.msgpack.Decoder(Request)
         self.pid = os.getpid()
+        self.stopped_by: int | None = None
 
     def send(self, message: Reply, fds: list[int] | None = None) -> None:
         data = self.encoder.encode(message)
@@ -352,14 +359,16 @@ class _Zygote:
                     else:
                         self.handle()
                 self.reap()
-        except (_Stop, BrokenPipeError, ConnectionResetError):
+        except _Stop as stop:
+            self.stopped_by = stop.signum
+        except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
             self.kill_all()
 
 
-def _terminate(*_: Any) -> None:
-    raise _Stop
+def _terminate(signum: int, _frame: Any) -> None:
+    raise _Stop(signum)
 
 
 def main(control_fd: int, config_json: str, started: float) -> None:
@@ -397,6 +406,12 @@ def main(control_fd: int, config_json: str, started: float) -> None:
     )
     try:
         zygote.serve()
-    except _Stop:
+    except _Stop as stop:
+        zygote.stopped_by = stop.signum
         zygote.kill_all()
     sys.stdout.flush()
+    if zygote.stopped_by is not None:
+        # Die of the signal once every child is gone, so that the host learns what
+        # ended its fork server (a plain exit would read as a clean stop).
+        signal.signal(zygote.stopped_by, signal.SIG_DFL)
+        os.kill(os.getpid(), zygote.stopped_by)
