@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import msgspec
 import psutil
 import pytest
 from attack_harness import (
@@ -25,7 +26,7 @@ from attack_harness import (
 
 from symphony_core.runtime.sandbox import cgroups, limits, selftest
 from symphony_core.runtime.sandbox.launcher import Launcher
-from symphony_core.runtime.sandbox.policy import Network, SandboxProfile
+from symphony_core.runtime.sandbox.policy import Network, SandboxProfile, plan
 from symphony_core.runtime.sandbox.probe import probe_kernel
 from symphony_core.runtime.sandbox.watchdog import WatchdogStats
 
@@ -35,7 +36,6 @@ pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "
 MIB = 1 << 20
 NO_PROCESS_LIMIT = process_limit_unavailable(CAPS)
 NO_MEMORY_CGROUP = cgroup_unavailable(CAPS, "memory")
-NO_CGROUP_TREE = cgroup_unavailable(CAPS, *cgroups.CONTROLLERS)
 
 
 @pytest.fixture(scope="module")
@@ -212,32 +212,124 @@ def test_infinite_loop_ignoring_sigterm(launcher: Launcher) -> None:
     assert time.monotonic() - started < 5
 
 
-@pytest.mark.skipif(
-    NO_CGROUP_TREE is not None,
-    reason=f"{NO_CGROUP_TREE}: without a cgroup, setsid escapees are killed best effort only",
-)
-def test_setsid_grandchildren_die_with_the_cgroup(launcher: Launcher) -> None:
-    profile = SandboxProfile(subprocess=True)
+def _sweeper_expected(launcher: Launcher, profile: SandboxProfile) -> bool:
+    """Whether this launcher's children get a sweeper (see boot.py): a mark to find by."""
+    enforcement = plan(profile, launcher.caps, launcher.accept_weaker, limits=launcher.limits)
+    return enforcement.userns or enforcement.cgroup
+
+
+def _held_grandchildren(
+    launcher: Launcher, profile: SandboxProfile
+) -> tuple[selftest.ProbeSession, list[int]]:
+    """Start the probe: three setsid grandchildren, orphaned, the extension staying up."""
+    session = selftest.start_probe(launcher, "grandchildren", {"count": 3, "hold": True}, profile)
+    outcome = session.outcome()
+    assert outcome is not None
+    assert outcome.ok, outcome
+    pids = list(outcome.value)
+    assert all(_alive(pid) for pid in pids)
+    # Out of the extension's reach by the usual means: other sessions, not its children.
+    assert all(os.getsid(pid) not in (session.process.pid, os.getsid(0)) for pid in pids)
+    children = {c.pid for c in psutil.Process(session.process.pid).children(recursive=True)}
+    assert not children & set(pids)
+    return session, pids
+
+
+def _wait_dead(pids: list[int], timeout: float = 3.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return left
+
+
+def _grandchildren_escape_unconfined() -> None:
+    # Positive control: a plain process's setsid grandchildren outlive it.
     control = selftest.run_unconfined("grandchildren", {"count": 3})
     assert control.ok
-    # The control's grandchildren escaped: they outlive their parent and its session.
     escaped = [pid for pid in control.value if _alive(pid)]
     assert len(escaped) == 3
     for pid in escaped:
         os.kill(pid, signal.SIGKILL)
-    session = selftest.start_probe(launcher, "grandchildren", {"count": 3}, profile)
+
+
+def test_setsid_grandchildren_die_with_the_extension(launcher: Launcher) -> None:
+    # As root the cgroup holds them too; as an unprivileged host there is no cgroup and
+    # the sweeper finds them by the extension's user namespace.
+    _grandchildren_escape_unconfined()
+    profile = SandboxProfile(subprocess=True)
+    session, pids = _held_grandchildren(launcher, profile)
     try:
-        outcome = session.outcome()
-        assert outcome is not None
-        assert outcome.ok
-        pids = outcome.value
-        assert all(_alive(pid) for pid in pids)
-        assert all(os.getsid(pid) != session.process.pid for pid in pids)  # own sessions
-        assert session.process.cgroup is not None
-        assert set(pids) <= session.process.cgroup.pids()
+        if session.process.cgroup is not None:
+            assert set(pids) <= session.process.cgroup.pids()
     finally:
         session.close()
-    deadline = time.monotonic() + 3
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(_alive(pid) for pid in pids)
+    assert _wait_dead(pids) == []
+
+
+@pytest.mark.parametrize("backend", ["auto", "watchdog"])
+def test_setsid_grandchildren_die_when_the_extension_is_killed(
+    launcher: Launcher, watchdog_launcher: Launcher, backend: str
+) -> None:
+    # SIGKILL to the extension process alone: nothing of the host kills the tree, only
+    # the sweeper can. A launcher without a mark to find them by (root without cgroups)
+    # is the positive control: there they survive.
+    chosen = launcher if backend == "auto" else watchdog_launcher
+    profile = SandboxProfile(subprocess=True)
+    expected = _sweeper_expected(chosen, profile)
+    session, pids = _held_grandchildren(chosen, profile)
+    try:
+        session.process.send_signal(signal.SIGKILL)
+        assert session.process.wait(5) == -signal.SIGKILL
+        left = _wait_dead(pids, timeout=3.0 if expected else 0.5)
+        if expected:
+            assert left == [], "orphans outlived the extension"
+        else:
+            assert left == pids, "control: nothing should have killed them"
+    finally:
+        session.close()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_clean_shutdown_leaves_no_process_behind(launcher: Launcher) -> None:
+    # The host closes the extension's socket, the extension exits 0 by itself: nothing
+    # the host kills, yet nothing of it is left, grandchildren included.
+    profile = SandboxProfile(subprocess=True)
+    session, pids = _held_grandchildren(launcher, profile)
+    try:
+        session.sock.close()
+        assert session.process.wait(5) == 0
+        assert _wait_dead(pids) == []
+    finally:
+        session.close()
+
+
+def test_the_extension_cannot_kill_its_sweeper(launcher: Launcher) -> None:
+    profile = SandboxProfile(subprocess=True)
+    if not _sweeper_expected(launcher, profile):
+        pytest.skip("no sweeper here: no cgroup and no user namespace to find orphans by")
+    # Positive control: the probe kills a process of the host's uid when unconfined.
+    victim = subprocess.Popen(["sleep", "30"])
+    try:
+        assert selftest.run_unconfined("kill", {"pid": victim.pid, "signal": 9}).ok
+        assert victim.wait(5) == -signal.SIGKILL
+    finally:
+        victim.kill()
+        victim.wait()
+    session = selftest.start_probe(launcher, "kill_named", {"signal": 9}, profile)
+    try:
+        assert launcher.server_pid is not None
+        server = psutil.Process(launcher.server_pid)
+        others = [c for c in server.children() if c.pid != session.process.pid]
+        assert len(others) == 1, others  # the sweeper: a child of the fork server by now
+        sweeper_proc = others[0]
+        selftest.write_frame(session.sock.fileno(), msgspec.msgpack.encode(sweeper_proc.pid))
+        outcome = session.outcome()
+        assert outcome is not None
+        assert not outcome.ok
+        assert outcome.errno == errno.EPERM
+        assert sweeper_proc.is_running()
+        assert sweeper_proc.status() != psutil.STATUS_ZOMBIE
+    finally:
+        session.close()

@@ -6,29 +6,43 @@ order and no other:
 1. ``session`` — ``setsid()`` (its own session and process group, so a group kill
    never reaches the host or the test runner), ``PR_SET_PDEATHSIG(SIGKILL)`` (dies with
    the fork server), and a check that the fork server is still its parent.
-2. ``cgroup`` — writes its own pid into the sandbox cgroup made by the host, before
+2. ``sweeper`` — when the child may start processes (the ``subprocess`` grant, or no
+   seccomp to refuse ``fork``) and something marks them (a user namespace of its own,
+   or a cgroup): the :mod:`.sweeper` is forked, a detached process that, once this
+   process has ended for whatever reason, SIGKILLs every process left with its mark —
+   orphans and ``setsid`` escapees included, cgroup or not. It is forked first so that
+   it stays outside the child's cgroup, user namespace, rlimits, Landlock domain and
+   seccomp filter, and is armed at the end of ``netns``, once the mark exists.
+3. ``cgroup`` — writes its own pid into the sandbox cgroup made by the host, before
    it allocates anything worth charging.
-3. ``rlimits`` — the per-process backstops (:mod:`.limits`).
-4. ``netns`` — a fresh network namespace (with a user namespace when not root). Must
+4. ``rlimits`` — the per-process backstops (:mod:`.limits`).
+5. ``netns`` — a fresh network namespace (with a user namespace when not root). Must
    come before the privilege drop: root needs ``CAP_SYS_ADMIN`` for it. A non-root
    host's child gets a user namespace of its own even when its network is the host's,
-   and then sets ``RLIMIT_NPROC`` to the profile's ``pids``: counted per user namespace,
-   it bounds the child's tree without a cgroup. It is set only now, once the namespace
-   exists (earlier it would count the uid's processes outside too), and before the
-   privilege drop and seccomp forbid ``setrlimit``.
-5. ``privileges`` — every capability dropped (or the uid switched), securebits locked,
+   writes the sweeper's token into its ``projid_map``, and then sets ``RLIMIT_NPROC`` to
+   the profile's ``pids``: counted per user namespace, it bounds the child's tree
+   without a cgroup. It is set only now, once the namespace exists (earlier it would
+   count the uid's processes outside too), and before the privilege drop and seccomp
+   forbid ``setrlimit``. The sweeper is armed last (namespace token, cgroup).
+6. ``privileges`` — every capability dropped (or the uid switched), securebits locked,
    ``no_new_privs`` set, not dumpable; the parent-death signal is set again because a
    uid change clears it.
-6. ``fds`` — stdin from ``/dev/null``, stdout/stderr to the host's choice, the IPC
+7. ``fds`` — stdin from ``/dev/null``, stdout/stderr to the host's choice, the IPC
    socket on fd 3, the audit pipe on fd 4, the boot status pipe on fd 5, every other
    inherited descriptor closed; environment replaced by the granted variables; working
    directory set; no bytecode writing.
-7. ``imports`` — the target callable is imported (it is one of ours, from the
+8. ``imports`` — the target callable is imported (it is one of ours, from the
    launcher's allow-list) while imports still work without restriction.
-8. ``landlock`` — filesystem, TCP and scope rules.
-9. ``seccomp`` — the syscall filter, last of the kernel restrictions because it also
-   forbids things the steps above needed.
-10. ``witness`` — the audit hook that reports refused attempts to the host.
+9. ``landlock`` — filesystem, TCP and scope rules (the scope also keeps signals away
+   from the sweeper, which is outside the domain).
+10. ``seccomp`` — the syscall filter, last of the kernel restrictions because it also
+    forbids things the steps above needed; the sweeper's pid is among its protected
+    pids.
+11. ``witness`` — the audit hook that reports refused attempts to the host.
+
+No PID namespace is used for the orphans: after ``unshare(CLONE_NEWPID)`` a process can
+no longer create threads, and the extension process must keep its pid, its signals and
+its threads (see :mod:`.sweeper`).
 
 Then the child reports ``ready`` on the status pipe, closes it and calls the target with
 the IPC fd and its arguments; the target's return value is the exit code. A failing step
@@ -39,6 +53,7 @@ turns that into a :class:`~symphony_core.runtime.sandbox.errors.SandboxSetupErro
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import importlib
 import os
@@ -51,7 +66,15 @@ from typing import Any
 
 import msgspec
 
-from symphony_core.runtime.sandbox import landlock, limits, netns, privileges, seccomp, syscalls
+from symphony_core.runtime.sandbox import (
+    landlock,
+    limits,
+    netns,
+    privileges,
+    seccomp,
+    sweeper,
+    syscalls,
+)
 from symphony_core.runtime.sandbox import witness as witness_mod
 from symphony_core.runtime.sandbox.policy import EnforcementPlan, SandboxProfile
 
@@ -70,6 +93,7 @@ __all__ = [
 #: The order of the boot steps (see the module docstring).
 STEPS: tuple[str, ...] = (
     "session",
+    "sweeper",
     "cgroup",
     "rlimits",
     "netns",
@@ -176,6 +200,21 @@ def _session(parent: int) -> None:
         raise RuntimeError("the fork server died while the child was starting")
 
 
+def _needs_sweeper(plan: EnforcementPlan, profile: SandboxProfile) -> bool:
+    # Without the grant seccomp refuses fork; without a mark there is nothing to find by.
+    may_fork = profile.subprocess or not plan.seccomp
+    return may_fork and (plan.userns or plan.cgroup)
+
+
+def _start_sweeper() -> sweeper.Sweeper | None:
+    try:
+        return sweeper.start()
+    except OSError as exc:
+        if exc.errno == errno.ENOSYS:  # no pidfd_open: the probe reports orphans unswept
+            return None
+        raise
+
+
 def _join_cgroup(procs_files: tuple[str, ...]) -> None:
     pid = str(os.getpid()).encode("ascii")
     for path in procs_files:
@@ -260,6 +299,11 @@ def boot(
         _session(parent)
         done(step)
 
+        step = "sweeper"
+        sweeping = _start_sweeper() if _needs_sweeper(plan, profile) else None
+        protected = spec.protected_pids
+        done(step)
+
         step = "cgroup"
         if plan.cgroup:
             _join_cgroup(spec.cgroup_procs)
@@ -271,14 +315,25 @@ def boot(
 
         step = "netns"
         host_userns = os.readlink("/proc/self/ns/user")
+        # Marked even without a sweeper: once written, the map can never be written by
+        # the extension (with a token of another extension's, say).
+        token = sweeper.new_token() if plan.userns else ()
+        projid_map = sweeper.projid_map_text(token) if token else None
         if plan.netns:
             netns.enter_new_netns(
-                user_namespace=plan.userns, loopback_up=profile.network == "loopback"
+                user_namespace=plan.userns,
+                loopback_up=profile.network == "loopback",
+                projid_map=projid_map,
             )
         elif plan.userns:
-            netns.enter_new_userns()
+            netns.enter_new_userns(projid_map=projid_map)
         if plan.userns:
             limits.limit_processes_in_userns(profile.pids, host_namespace=host_userns)
+        if sweeping is not None:
+            target = sweeper.SweepTarget(
+                namespace_token=token, cgroup_procs=spec.cgroup_procs if plan.cgroup else ()
+            )
+            protected += (sweeping.arm(target),)
         done(step)
 
         step = "privileges"
@@ -330,7 +385,7 @@ def boot(
             seccomp.install(
                 socket_families=families,
                 subprocess=profile.subprocess,
-                protected_pids=spec.protected_pids,
+                protected_pids=protected,
                 metadata=metadata,
                 log=spec.seccomp_log,
             )
@@ -347,7 +402,7 @@ def boot(
                     tcp_connect_ports=profile.tcp_connect_ports or None,
                     subprocess=profile.subprocess,
                     metadata=metadata,
-                    protected_pids=spec.protected_pids,
+                    protected_pids=protected,
                 ),
                 AUDIT_FD,
             )

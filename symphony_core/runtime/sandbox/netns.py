@@ -13,6 +13,10 @@ child whose network is not confined still gets a user namespace of its own
 user namespace*, so there it bounds the child's process tree alone (see
 :func:`symphony_core.runtime.sandbox.limits.limit_processes_in_userns`).
 
+Both functions can also write the new user namespace's ``projid_map`` (once and for
+all, like every id map): the sweeper recognises the extension's processes by that token
+(see :mod:`symphony_core.runtime.sandbox.sweeper`).
+
 Note that a network namespace does not cover pathname UNIX sockets (they live in the
 filesystem); the seccomp socket-family rule does.
 """
@@ -76,7 +80,7 @@ def _bring_loopback_up() -> None:
         fcntl.ioctl(sock.fileno(), _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
 
 
-def _enter_userns(extra_flags: int) -> None:
+def _enter_userns(extra_flags: int, projid_map: str | None) -> None:
     uid, gid = os.geteuid(), os.getegid()
     dumpable = syscalls.prctl(_PR_GET_DUMPABLE)
     _unshare(_CLONE_NEWUSER | extra_flags)
@@ -88,17 +92,22 @@ def _enter_userns(extra_flags: int) -> None:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1\n")
         _write("/proc/self/gid_map", f"{gid} {gid} 1\n")
+        if projid_map is not None:
+            _write("/proc/self/projid_map", projid_map)
     finally:
         if dumpable != 1:
             syscalls.prctl(_PR_SET_DUMPABLE, dumpable)
 
 
-def enter_new_userns() -> str:
+def enter_new_userns(*, projid_map: str | None = None) -> str:
     """Move this process into a new user namespace only, its uid and gid mapped to themselves.
 
     The process keeps the host's network; what it gains is a per-namespace count of its
     processes (and capabilities that mean nothing outside the namespace, which the
     privilege drop removes). Call it while the process still has one thread.
+
+    Args:
+        projid_map: Contents for the namespace's ``projid_map`` (the sweeper's token).
 
     Returns:
         The new ``user:[inode]`` identifier.
@@ -106,12 +115,15 @@ def enter_new_userns() -> str:
     Raises:
         OSError: The kernel refused (user namespaces disabled or exhausted).
     """
-    _enter_userns(0)
+    _enter_userns(0, projid_map)
     return os.readlink("/proc/self/ns/user")
 
 
 def enter_new_netns(
-    *, user_namespace: bool | None = None, loopback_up: bool = False
+    *,
+    user_namespace: bool | None = None,
+    loopback_up: bool = False,
+    projid_map: str | None = None,
 ) -> NetnsResult:
     """Move this process into a new, empty network namespace (irreversible).
 
@@ -121,6 +133,8 @@ def enter_new_netns(
     Args:
         user_namespace: Create a user namespace too; by default only when not root.
         loopback_up: Bring the new namespace's own ``lo`` up.
+        projid_map: With a user namespace: contents for its ``projid_map`` (the
+            sweeper's token).
 
     Returns:
         What was done.
@@ -131,7 +145,7 @@ def enter_new_netns(
     if user_namespace is None:
         user_namespace = os.geteuid() != 0
     if user_namespace:
-        _enter_userns(_CLONE_NEWNET)
+        _enter_userns(_CLONE_NEWNET, projid_map)
     else:
         _unshare(_CLONE_NEWNET)
     if loopback_up:

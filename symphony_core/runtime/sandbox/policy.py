@@ -135,9 +135,12 @@ WEAKENINGS: dict[Weakening, str] = {
     Weakening.NO_CGROUPS: (
         "no usable cgroups: memory is bounded per process by RLIMIT_DATA and for the tree "
         "by a polling watchdog (overshoot of a few %), CPU share by SIGSTOP/SIGCONT, and "
-        "killing the tree is best effort; the process count stays bounded by RLIMIT_NPROC "
+        "a process that leaves the tree (setsid and orphaned between two polls) escapes "
+        "them while the extension runs; the process count stays bounded by RLIMIT_NPROC "
         "in the child's own user namespace on a non-root host, and for a dedicated uid on "
-        "a root host (a root host's child keeping uid 0 then has no process limit)"
+        "a root host (a root host's child keeping uid 0 then has no process limit); on a "
+        "non-root host the sweeper still kills every process left in the child's user "
+        "namespace when the extension process ends, on a root host nothing does"
     ),
 }
 

@@ -204,6 +204,7 @@ class KernelCapabilities(msgspec.Struct, frozen=True, kw_only=True):
                     weakening=None if active else Weakening.NO_CGROUPS,
                 )
             )
+        items.append(self._orphans(own_userns))
         items.append(
             Guarantee(
                 name="exit-detection",
@@ -213,6 +214,50 @@ class KernelCapabilities(msgspec.Struct, frozen=True, kw_only=True):
         )
         required = sorted({g.weakening for g in items if g.weakening is not None})
         return Guarantees(items=tuple(items), required_weakenings=tuple(required))
+
+    def _orphans(self, own_userns: bool) -> Guarantee:
+        # The sweeper (see .sweeper) kills what an extension process leaves behind once it
+        # has ended; it finds the processes by a mark they cannot shed, and needs a pidfd.
+        marks = []
+        if self.cgroups.complete:
+            marks.append("its cgroup")
+        if own_userns and self.seccomp:
+            # Without seccomp a process could move on into a nested user namespace.
+            marks.append("its own user namespace")
+        elif own_userns and not marks:
+            return Guarantee(
+                name="orphans",
+                active=False,
+                mechanism="the sweeper finds orphans by the extension's user namespace, but "
+                "without seccomp a process can create a nested one and escape it",
+                weakening=Weakening.NO_SECCOMP,
+            )
+        if marks and self.pidfd_open:
+            return Guarantee(
+                name="orphans",
+                active=True,
+                mechanism="orphans die with the extension: when its process ends, a sweeper "
+                f"kills every process left in {' and '.join(marks)}, setsid escapees included",
+            )
+        if self.cgroups.complete:
+            return Guarantee(
+                name="orphans",
+                active=False,
+                mechanism="orphans die when the host closes the extension's cgroup, not when "
+                f"its process ends (no sweeper without pidfd_open: {self.pidfd_open_error})",
+            )
+        why = (
+            f"pidfd_open unavailable ({self.pidfd_open_error})"
+            if marks
+            else "no cgroup and no user namespace of its own to find them by"
+        )
+        return Guarantee(
+            name="orphans",
+            active=False,
+            mechanism="a process that calls setsid() and is orphaned between two watchdog "
+            f"polls can outlive the extension ({why})",
+            weakening=Weakening.NO_CGROUPS,
+        )
 
 
 def _landlock() -> tuple[int, str | None]:

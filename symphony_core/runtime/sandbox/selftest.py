@@ -177,6 +177,15 @@ def _kill(a: dict[str, Any]) -> Any:
     return a["pid"]
 
 
+def _kill_named(a: dict[str, Any]) -> Any:
+    # The pid is named by the host after the start (e.g. the sweeper's, which the
+    # extension process cannot find out by itself): one msgpack int frame on the socket.
+    frame = read_frame(int(a["_ipc_fd"]))
+    if frame is None:
+        raise ValueError("the host closed the socket before naming a pid")
+    return _kill({**a, "pid": msgspec.msgpack.decode(frame, type=int)})
+
+
 def _ptrace(a: dict[str, Any]) -> Any:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.ptrace.restype = ctypes.c_long
@@ -283,6 +292,10 @@ def _hang(a: dict[str, Any]) -> Any:
 
 
 def _grandchildren(a: dict[str, Any]) -> Any:
+    # Each grandchild is in a session of its own and orphaned: neither a group kill nor
+    # a walk of the tree from the extension process finds it. With ``hold`` the probe
+    # reports the pids at once and the extension process lives on until the host closes
+    # the IPC socket, so the host can kill it (or close it) while they run.
     pids = []
     for _ in range(int(a.get("count", 3))):
         read_end, write_end = os.pipe()
@@ -306,6 +319,13 @@ def _grandchildren(a: dict[str, Any]) -> Any:
         os.close(write_end)
         pids.append(int(os.read(read_end, 32).decode().strip()))
         os.close(read_end)
+    ipc = a.get("_ipc_fd")
+    if a.get("hold") and ipc is not None:
+        outcome = Outcome(probe="grandchildren", ok=True, value=pids)
+        write_frame(ipc, msgspec.msgpack.encode(outcome))
+        while os.read(ipc, 4096):
+            pass
+        os._exit(0)
     return pids
 
 
@@ -412,6 +432,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "unix_connect": _unix_connect,
     "raw_unix_socket": _raw_unix_connect,
     "kill": _kill,
+    "kill_named": _kill_named,
     "ptrace": _ptrace,
     "read_proc": _read_proc,
     "use_fd": _use_fd,
