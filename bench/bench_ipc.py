@@ -5,12 +5,15 @@ client and by the asyncio bus (handshake, msgspec-validated structs, length-pref
 frames, JSON-RPC semantics). Peer: a child doing ``recv_bytes``/``send_bytes`` on a
 ``multiprocessing.Pipe`` with the same 200-byte payload, no parsing at all.
 
-Round trips are measured in rounds; each round starts fresh child processes for every
+Everything is measured in rounds; each round starts fresh child processes for every
 side, because whether the scheduler keeps a pair of processes on one core or spreads
 them over two moves a round trip 3-4x on a small VM. p50 is the median of the rounds'
-p50s, p99 is taken over all samples. Throughput is messages answered per second:
-"pipelined" keeps many single-frame requests in flight; "batched" sends many frames per
-write (the peer sends 16 length-prefixed messages per ``send_bytes``).
+p50s, p99 is taken over all samples; a throughput is the median of the rounds' (each
+round's figure being the best of a few runs). Throughput is messages answered per
+second: "pipelined" keeps many single-frame requests in flight; "batched" is like for
+like: ``call_batch`` of 64 calls at a time (one batch frame each way), against the peer
+sending 64 length-prefixed 200-byte messages in one ``send_bytes`` and waiting for the
+echo, one batch at a time as well.
 
 Run: ``uv run python bench/bench_ipc.py`` (``--quick`` for a short run).
 """
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.connection
+import os
 import socket
 import statistics
 import struct
@@ -37,7 +41,7 @@ from _table import Row, percentile, print_table
 from symphony_core.ipc import BlockingClient, Bus, Connection, IpcLimits
 
 PAYLOAD = b"x" * 200
-PEER_BATCH = 16
+BATCH = 64
 
 
 # ---------------------------------------------------------------- the peer
@@ -83,20 +87,16 @@ class PipePeer:
             done += k
         return n / (time.perf_counter() - start)
 
-    def batched(self, n: int, window: int) -> float:
-        blob = b"".join(struct.pack(">I", len(PAYLOAD)) + PAYLOAD for _ in range(PEER_BATCH))
+    def batched(self, n: int, batch: int) -> float:
+        """Echo ``batch`` length-prefixed messages per write, one write at a time."""
+        blob = b"".join(struct.pack(">I", len(PAYLOAD)) + PAYLOAD for _ in range(batch))
         send, recv = self.conn.send_bytes, self.conn.recv_bytes
-        writes = n // PEER_BATCH
+        writes = n // batch
         start = time.perf_counter()
-        done = 0
-        while done < writes:
-            k = min(window // PEER_BATCH or 1, writes - done)
-            for _ in range(k):
-                send(blob)
-            for _ in range(k):
-                recv()
-            done += k
-        return writes * PEER_BATCH / (time.perf_counter() - start)
+        for _ in range(writes):
+            send(blob)
+            recv()
+        return writes * batch / (time.perf_counter() - start)
 
     def close(self) -> None:
         self.conn.close()
@@ -198,17 +198,76 @@ class BusOurs:
 SIDES = ("pipe", "blocking", "bus", "loop")
 
 
-def open_sides() -> dict[str, PipePeer | BlockingOurs | BusOurs]:
-    return {
-        "pipe": PipePeer(),
-        "blocking": BlockingOurs(),
-        "bus": BusOurs(),
-        "loop": BusOurs(IpcLimits(spin_wait=0.0)),
+def open_sides(names: tuple[str, ...] = SIDES) -> dict[str, PipePeer | BlockingOurs | BusOurs]:
+    makers: dict[str, Callable[[], PipePeer | BlockingOurs | BusOurs]] = {
+        "pipe": PipePeer,
+        "blocking": BlockingOurs,
+        "bus": BusOurs,
+        "loop": lambda: BusOurs(IpcLimits(spin_wait=0.0)),
     }
+    return {name: makers[name]() for name in names}
 
 
 def best_of(repeats: int, fn: Callable[[], float]) -> float:
     return max(fn() for _ in range(repeats))
+
+
+def measure_round(
+    sides: dict[str, PipePeer | BlockingOurs | BusOurs],
+    tput: dict[str, list[float]],
+    n: int,
+    window: int,
+) -> None:
+    """One round of throughput runs on freshly started processes."""
+    peer, blocking, bus = sides["pipe"], sides["blocking"], sides["bus"]
+    assert isinstance(peer, PipePeer)
+    assert isinstance(blocking, BlockingOurs)
+    assert isinstance(bus, BusOurs)
+    for side in (peer, blocking, bus):
+        side.rtt_samples(300)  # warm up
+    # Batched first: every side comes to it after the same sequential warm-up (a
+    # pipelined run keeps both processes busy, which makes the scheduler spread them).
+    tput["pipe"].append(best_of(3, lambda: peer.batched(n, BATCH)))
+    tput["blocking"].append(best_of(3, lambda: blocking.batched(n, BATCH)))
+    tput["bus"].append(best_of(3, lambda: bus.batched(n, BATCH)))
+    tput["pipe_pipelined"].append(best_of(2, lambda: peer.pipelined(n, window)))
+    tput["bus_pipelined"].append(best_of(2, lambda: bus.pipelined(n, window)))
+
+
+def pid_of(side: PipePeer | BlockingOurs | BusOurs) -> int:
+    """The child process of one side."""
+    pid = side.process.pid
+    assert pid is not None
+    return pid
+
+
+def pinned_batched(n: int, *, one_core: bool) -> dict[str, float] | None:
+    """Batched throughput with the placement fixed instead of left to the scheduler.
+
+    ``one_core``: the bench process and every child on the same core (each round trip
+    is then pure CPU time of both ends); otherwise the children on a second core (each
+    round trip then pays two cross-core wake-ups). None if there are not two cores to
+    pin to.
+    """
+    mine = os.sched_getaffinity(0)
+    cpus = sorted(mine)
+    if len(cpus) < 2:
+        return None
+    host_cpu, child_cpu = cpus[0], cpus[0] if one_core else cpus[1]
+    sides = open_sides(("pipe", "blocking", "bus"))
+    try:
+        os.sched_setaffinity(0, {host_cpu})
+        for side in sides.values():
+            os.sched_setaffinity(pid_of(side), {child_cpu})
+        out: dict[str, float] = {}
+        for name, side in sides.items():
+            side.rtt_samples(300)
+            out[name] = max(side.batched(n, BATCH) for _ in range(3))
+        return out
+    finally:
+        os.sched_setaffinity(0, mine)
+        for side in sides.values():
+            side.close()
 
 
 def main() -> None:
@@ -219,7 +278,6 @@ def main() -> None:
     n_tput = 20_000 if args.quick else 100_000
     rounds = 4 if args.quick else 8
     window = 256
-    batch = 64
 
     # Each round starts fresh child processes for every side: where the scheduler puts a
     # pair of processes (one core or two) moves a round trip by 3-4x on this kind of VM,
@@ -241,20 +299,20 @@ def main() -> None:
     p50 = {k: statistics.median(v) for k, v in round_p50.items()}
     p99 = {k: percentile(v, 99) for k, v in samples.items()}
 
-    sides = open_sides()
-    try:
-        peer, blocking, bus = sides["pipe"], sides["blocking"], sides["bus"]
-        assert isinstance(peer, PipePeer)
-        assert isinstance(blocking, BlockingOurs)
-        assert isinstance(bus, BusOurs)
-        pipe_pipelined = best_of(3, lambda: peer.pipelined(n_tput, window))
-        bus_pipelined = best_of(3, lambda: bus.pipelined(n_tput, window))
-        pipe_batched = best_of(3, lambda: peer.batched(n_tput, window))
-        bus_batched = best_of(3, lambda: bus.batched(n_tput, batch))
-        blocking_batched = best_of(3, lambda: blocking.batched(n_tput, batch))
-    finally:
-        for side in sides.values():
-            side.close()
+    # Throughput, in rounds too: every side draws the placement lottery once per round.
+    tput: dict[str, list[float]] = {
+        name: [] for name in ("pipe_pipelined", "bus_pipelined", "pipe", "blocking", "bus")
+    }
+    for _ in range(rounds):
+        sides = open_sides(("pipe", "blocking", "bus"))
+        try:
+            measure_round(sides, tput, n_tput, window)
+        finally:
+            for side in sides.values():
+                side.close()
+    median = {k: statistics.median(v) for k, v in tput.items()}
+    one_core = pinned_batched(n_tput, one_core=True)
+    two_cores = pinned_batched(n_tput, one_core=False)
 
     pipe = "multiprocessing.Pipe echo"
     rows = [
@@ -308,38 +366,58 @@ def main() -> None:
         ),
         Row(
             f"throughput unbatched, bus, {window} in flight",
-            bus_pipelined,
-            pipe_pipelined,
+            median["bus_pipelined"],
+            median["pipe_pipelined"],
             "msg/s",
             "≥ 10 000 msg/s (ratio: higher is better)",
             pipe,
         ),
         Row(
-            f"throughput batched, bus call_batch({batch})",
-            bus_batched,
-            pipe_batched,
+            f"throughput batched, bus call_batch({BATCH})",
+            median["bus"],
+            median["pipe"],
             "msg/s",
-            f"≥ 100 000 msg/s, ≥ 0.5x peer ({PEER_BATCH} msgs per write)",
-            pipe,
+            "≥ 100 000 msg/s, ≥ 0.5x peer (higher is better)",
+            f"{pipe}, {BATCH} msgs per write",
         ),
         Row(
-            f"throughput batched, blocking call_batch({batch})",
-            blocking_batched,
-            pipe_batched,
+            f"throughput batched, blocking call_batch({BATCH})",
+            median["blocking"],
+            median["pipe"],
             "msg/s",
-            f"≥ 100 000 msg/s, ≥ 0.5x peer ({PEER_BATCH} msgs per write)",
-            pipe,
+            "≥ 100 000 msg/s, ≥ 0.5x peer (higher is better)",
+            f"{pipe}, {BATCH} msgs per write",
         ),
     ]
+    for label, pinned in (("one core", one_core), ("two cores", two_cores)):
+        if pinned is None:
+            continue
+        for name, what in (("blocking", "blocking"), ("bus", "bus")):
+            rows.append(
+                Row(
+                    f"throughput batched, {what} call_batch({BATCH}), pinned to {label}",
+                    pinned[name],
+                    pinned["pipe"],
+                    "msg/s",
+                    "≥ 100 000 msg/s, ≥ 0.5x peer (higher is better)",
+                    f"{pipe} on {label}, {BATCH} msgs per write",
+                )
+            )
     print_table(
         f"IPC: 200-byte echo to a child process, {n_rtt} sequential round trips "
         f"({rounds} rounds, fresh processes each; p50 = median round), "
-        f"{n_tput} messages per throughput run (best of 3)",
+        f"{n_tput} messages per throughput run (median of {rounds} rounds, best of 3 each)",
         rows,
     )
     print("\nper-round p50 (µs); each round has fresh processes, so this shows the spread:")
     for name, values in round_p50.items():
         print(f"  {name:9s} " + "  ".join(f"{v:6.1f}" for v in values))
+    print(f"\nper-round batched throughput (k msg/s, {BATCH} per batch) and ours/peer:")
+    for name in ("pipe", "blocking", "bus"):
+        print(f"  {name:9s} " + "  ".join(f"{v / 1000:6.0f}" for v in tput[name]))
+    for name in ("blocking", "bus"):
+        ratios = [o / p for o, p in zip(tput[name], tput["pipe"], strict=True)]
+        print(f"  {name + '/pipe':14s} " + "  ".join(f"{r:5.2f}" for r in ratios))
 
 
 if __name__ == "__main__":

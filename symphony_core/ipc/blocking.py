@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
+from symphony_core.ipc.batches import refused_limit
 from symphony_core.ipc.connection import DEFAULT, PeerInfo, Timeout
 from symphony_core.ipc.errors import (
     ConnectionClosedError,
@@ -38,7 +39,9 @@ from symphony_core.ipc.errors import (
 from symphony_core.ipc.framing import FrameDecoder, append_frame
 from symphony_core.ipc.limits import IpcLimits
 from symphony_core.ipc.protocol import (
+    BATCH_VERSION,
     PROTOCOL_VERSIONS,
+    BatchItemsError,
     Cancel,
     Credit,
     ErrorCode,
@@ -53,7 +56,10 @@ from symphony_core.ipc.protocol import (
     Params,
     Publish,
     Request,
+    RequestBatch,
+    RequestRun,
     Response,
+    ResponseBatch,
     StreamChunk,
     StreamEnd,
     Subscribe,
@@ -120,6 +126,8 @@ class BlockingClient:
         self._next_heartbeat = 0
         self._cancelled: OrderedDict[int, None] = OrderedDict()
         self._closed = False
+        self._batches = False
+        self._batch_size = limits.max_batch
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -174,6 +182,9 @@ class BlockingClient:
             max_concurrent=answer.max_concurrent,
         )
         self._peer_max_frame = answer.max_frame_size
+        self._batches = answer.version >= BATCH_VERSION
+        # An extension refuses batches longer than it serves at once.
+        self._batch_size = min(self.limits.max_batch, answer.max_concurrent)
         if self.name == "extension":
             self.name = answer.extension_id
         return self.info
@@ -259,51 +270,132 @@ class BlockingClient:
         timeout: Timeout = DEFAULT,
         return_exceptions: bool = False,
     ) -> list[Any]:
-        """Send one request per params in one write; return the results in order.
+        """Call ``method`` once per params; return the results in order.
+
+        With a peer that negotiated protocol version 2 the requests travel in batch
+        frames of at most ``limits.max_batch`` requests (and no more than the extension
+        serves at once), answered in batch frames; with a version-1 peer each request is
+        its own frame. At most ``limits.max_in_flight`` requests are out at a time;
+        those go in one write.
 
         Raises:
             RemoteError: A call failed (unless ``return_exceptions``).
-            RequestTimeoutError: Not all answers arrived in time.
+            RequestTimeoutError: Not all answers arrived in time (the rest were cancelled).
+            FrameTooLargeError: One request alone exceeds the peer's frame cap.
+            IpcUsageError: Some params are not msgpack-native.
         """
         deadline = self._deadline_for(timeout)
-        first = self._next_id
         n = len(params_list)
+        if not n:
+            return []
+        params = params_list if isinstance(params_list, list) else list(params_list)
+        first = self._next_id
         self._next_id = first + n
+        call = _BatchCall(method, first, n)
+        window = self.limits.max_in_flight
+        try:
+            while call.sent < n or call.outstanding:
+                if call.sent < n and call.outstanding < window:
+                    end = min(n, call.sent + window - call.outstanding)
+                    self._send_batch(method, params, first, call.sent, end, deadline)
+                    call.outstanding += end - call.sent
+                    call.sent = end
+                message = self._read_message(deadline)
+                if isinstance(message, ResponseBatch):
+                    for run in message.results:
+                        if not call.take_run(run.first_id, run.results):
+                            for offset, result in enumerate(run.results):
+                                self._settle(call, Response(run.first_id + offset, result))
+                    for error in message.errors:
+                        self._settle(call, error)
+                elif isinstance(message, Response | ErrorResponse | StreamChunk):
+                    self._settle(call, message)
+                else:
+                    self._other(message)
+        except RequestTimeoutError:
+            if self._closed:
+                raise
+            unanswered = call.outstanding + n - call.sent
+            for rid in call.unanswered():
+                self._cancel(rid)
+            raise RequestTimeoutError(
+                f"{unanswered} of {n} {method!r} calls got no answer in time; they were cancelled",
+                peer=self.name,
+            ) from None
+        except (FrameTooLargeError, IpcUsageError):
+            for rid in call.unanswered():
+                self._cancel(rid)
+            raise
+        if call.failure is not None and not return_exceptions:
+            raise call.failure
+        return call.results
+
+    def _settle(self, call: _BatchCall, message: Response | ErrorResponse | StreamChunk) -> None:
+        """Record one answer of a batched call, or pass on a frame that is not one."""
+        rid = message.id
+        if rid is None or not call.is_open(rid):
+            self._other(message)
+        elif isinstance(message, Response):
+            call.settle(rid, message.result)
+        elif isinstance(message, ErrorResponse):
+            call.settle(rid, self._remote_error(message, call.method))
+            limit = refused_limit(message.code, message.data)
+            if limit is not None and limit < self._batch_size:
+                # Refused whole (nothing ran): later batches are split to fit.
+                self._batch_size = limit
+        else:
+            self._cancel(rid)
+            call.settle(
+                rid,
+                IpcUsageError(
+                    f"{call.method!r} answered with a stream; use BlockingClient.stream()",
+                    peer=self.name,
+                ),
+            )
+
+    def _send_batch(
+        self,
+        method: str,
+        params: list[Params],
+        first: int,
+        start: int,
+        end: int,
+        deadline: float | None,
+    ) -> None:
+        """Write the requests ``params[start:end]`` (ids from ``first + start``) at once.
+
+        Raises:
+            FrameTooLargeError: One request alone exceeds the peer's frame cap.
+            IpcUsageError: Some params are not msgpack-native.
+        """
+        if self._closed:
+            raise self._closed_error()
         out = self._out
         out.clear()
-        for offset, params in enumerate(params_list):
-            append_frame(
-                out, Request(first + offset, method, params), self._encoder, self._peer_max_frame
-            )
-        self._write(out, deadline)
-        results: list[Any] = [None] * n
-        remaining = set(range(first, first + n))
-        failure: RemoteError | None = None
-        while remaining:
-            try:
-                message = self._read_message(deadline)
-            except RequestTimeoutError:
-                for rid in remaining:
-                    self._cancel(rid)
-                raise RequestTimeoutError(
-                    f"{len(remaining)} of {n} {method!r} calls got no answer in time; "
-                    "they were cancelled",
-                    peer=self.name,
-                ) from None
-            if isinstance(message, Response | ErrorResponse) and message.id in remaining:
-                rid = message.id
-                remaining.discard(rid)
-                if isinstance(message, Response):
-                    results[rid - first] = message.result
+        encoder, cap = self._encoder, self._peer_max_frame
+        size = self._batch_size if self._batches else 1
+        index = start
+        try:
+            while index < end:
+                k = min(size, end - index)
+                base = first + index
+                if k == 1:
+                    append_frame(out, Request(base, method, params[index]), encoder, cap)
                 else:
-                    error = self._remote_error(message, method)
-                    results[rid - first] = error
-                    failure = failure or error
-                continue
-            self._other(message)
-        if failure is not None and not return_exceptions:
-            raise failure
-        return results
+                    run = RequestRun(base, method, params[index : index + k])
+                    try:
+                        append_frame(out, RequestBatch([run]), encoder, cap)
+                    except FrameTooLargeError:
+                        size = (k + 1) // 2  # split until the frames fit
+                        continue
+                index += k
+        except TypeError as exc:
+            raise IpcUsageError(
+                f"params of {method!r} are not msgpack-native: {exc}",
+                peer=self.name,
+                hint="pass only None, bool, int, float, str, bytes, lists and dicts",
+            ) from None
+        self._write(out, deadline)
 
     def stream(
         self, method: str, params: Params = None, *, timeout: Timeout = DEFAULT
@@ -466,6 +558,15 @@ class BlockingClient:
                     message.id, ErrorCode.METHOD_NOT_FOUND, "this client serves no methods"
                 )
             )
+        elif isinstance(message, RequestBatch):
+            if not self._batches:
+                raise self._violation("RequestBatch on a connection without batches")
+            self._refuse_requests(message.runs, [])
+        elif isinstance(message, ResponseBatch):
+            if not self._batches:
+                raise self._violation("ResponseBatch on a connection without batches")
+            for answer in message.answers():
+                self._other(answer)
         elif isinstance(message, Goodbye):
             reason = f"peer said goodbye: {message.reason}"
             self._shut(reason)
@@ -484,6 +585,20 @@ class BlockingClient:
         elif isinstance(message, Hello | Welcome):
             raise self._violation(f"{type(message).__name__} after the handshake")
         # Notifications, subscription changes, credit and stray acks need no action here.
+
+    def _refuse_requests(self, runs: list[RequestRun], rejected: list[ErrorResponse]) -> None:
+        """Answer a batch of requests: this client serves no methods."""
+        errors = list(rejected)
+        for run in runs:
+            errors += [
+                ErrorResponse(r.id, ErrorCode.METHOD_NOT_FOUND, "this client serves no methods")
+                for r in run.requests()
+            ]
+        try:
+            self._send(errors[0] if len(errors) == 1 else ResponseBatch([], errors))
+        except FrameTooLargeError:
+            for error in errors:
+                self._send(error)
 
     def _violation(self, text: str) -> ProtocolError:
         error = ProtocolError(text, peer=self.name)
@@ -542,6 +657,11 @@ class BlockingClient:
             if frame is not None:
                 try:
                     return self._messages.decode(frame)
+                except BatchItemsError as exc:
+                    if not self._batches:
+                        raise self._violation(exc.message) from None
+                    self._refuse_requests(exc.runs, exc.rejected)
+                    continue
                 except ProtocolError as exc:
                     raise self._violation(exc.message) from None
             if self._closed:
@@ -581,3 +701,51 @@ def _remaining_ms(deadline: float | None) -> int:
     if deadline is None:
         return -1
     return max(0, int((deadline - time.monotonic()) * 1000) + 1)
+
+
+class _BatchCall:
+    """The state of one blocking call_batch: results, and which ids are still open.
+
+    Request ``first + k`` holds result ``k``; ``answered[k]`` is set once it is in.
+    """
+
+    __slots__ = ("answered", "failure", "first", "method", "outstanding", "results", "sent")
+
+    def __init__(self, method: str, first: int, n: int) -> None:
+        self.method = method
+        self.first = first
+        self.results: list[Any] = [None] * n
+        self.answered = bytearray(n)
+        self.sent = 0
+        self.outstanding = 0
+        self.failure: BaseException | None = None
+
+    def is_open(self, rid: int) -> bool:
+        """Whether request ``rid`` is one of ours, sent and not answered yet."""
+        k = rid - self.first
+        return 0 <= k < self.sent and not self.answered[k]
+
+    def settle(self, rid: int, result: Any) -> None:
+        """Record the answer to an open request (an exception for a failure)."""
+        k = rid - self.first
+        self.answered[k] = 1
+        self.outstanding -= 1
+        self.results[k] = result
+        if self.failure is None and isinstance(result, BaseException):
+            self.failure = result
+
+    def take_run(self, rid: int, results: list[Any]) -> bool:
+        """Record a run of results if all its requests are open; say whether it was."""
+        k = rid - self.first
+        m = len(results)
+        if k < 0 or k + m > self.sent or self.answered.find(1, k, k + m) != -1:
+            return False
+        self.answered[k : k + m] = b"\x01" * m
+        self.results[k : k + m] = results
+        self.outstanding -= m
+        return True
+
+    def unanswered(self) -> list[int]:
+        """The ids sent and not answered yet."""
+        answered, first = self.answered, self.first
+        return [first + k for k in range(self.sent) if not answered[k]]

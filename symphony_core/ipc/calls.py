@@ -13,8 +13,11 @@ import select
 from collections.abc import Sequence
 from typing import Any
 
+from symphony_core.ipc.batches import BatchWaiter, Chunk, refused_limit
 from symphony_core.ipc.endpoint import _CLOSED, _CURRENT, _OPEN, DEFAULT, Endpoint, Timeout
 from symphony_core.ipc.errors import (
+    ConnectionClosedError,
+    FrameTooLargeError,
     IpcUsageError,
     ProtocolError,
     RemoteError,
@@ -29,7 +32,10 @@ from symphony_core.ipc.protocol import (
     Notification,
     Params,
     Request,
+    RequestBatch,
+    RequestRun,
     Response,
+    ResponseBatch,
     StreamChunk,
     StreamEnd,
 )
@@ -59,41 +65,6 @@ def _stream_answer_error(method: str, peer: str) -> IpcUsageError:
     )
 
 
-class _Batch:
-    __slots__ = ("future", "method", "remaining", "results", "return_exceptions")
-
-    def __init__(
-        self, future: asyncio.Future[list[Any]], method: str, n: int, return_exceptions: bool
-    ) -> None:
-        self.future = future
-        self.method = method
-        self.remaining = n
-        self.results: list[Any] = [None] * n
-        self.return_exceptions = return_exceptions
-
-
-class _BatchSlot:
-    __slots__ = ("batch", "index")
-
-    def __init__(self, batch: _Batch, index: int) -> None:
-        self.batch = batch
-        self.index = index
-
-    def _on_result(self, result: Any) -> None:
-        batch = self.batch
-        batch.results[self.index] = result
-        batch.remaining -= 1
-        if batch.remaining == 0 and not batch.future.done():
-            batch.future.set_result(batch.results)
-
-    def _on_error(self, error: BaseException) -> None:
-        batch = self.batch
-        if batch.return_exceptions:
-            self._on_result(error)
-        elif not batch.future.done():
-            batch.future.set_exception(error)
-
-
 class Calls(Endpoint):
     """Call the peer and route its answers back to the callers."""
 
@@ -116,7 +87,7 @@ class Calls(Endpoint):
         """
         if self._state != _OPEN:
             raise self._closed_error()
-        if len(self._pending) >= self._max_in_flight:
+        if len(self._pending) + self._chunks.in_flight >= self._max_in_flight:
             await self._acquire_slot()
         if self._write_paused:
             await self._writable()
@@ -129,7 +100,12 @@ class Calls(Endpoint):
         if seconds is not None:
             self._arm_deadline(rid, method, seconds)
         try:
-            if self._spin_budget and len(self._pending) == 1 and self._spin_for(future):
+            if (
+                self._spin_budget
+                and len(self._pending) == 1
+                and not self._chunks.in_flight
+                and self._spin_for(future)
+            ):
                 return future.result()
             return await future
         except _RemoteFailure as failure:
@@ -154,7 +130,11 @@ class Calls(Endpoint):
     ) -> list[Any]:
         """Call ``method`` once per params, sending the requests together; return results.
 
-        The requests leave in as few writes as the limits allow and one waiter collects
+        On a connection that negotiated protocol version 2, the requests travel in
+        JSON-RPC batch frames (each at most ``limits.max_batch`` requests, no more than
+        may be in flight, and within the peer's frame cap) and the answers come back
+        batched too; with a version-1 peer each request is its own frame. Either way
+        the requests leave in as few writes as the limits allow and one waiter collects
         the answers, which makes this much cheaper per call than many :meth:`call`.
 
         Args:
@@ -168,42 +148,148 @@ class Calls(Endpoint):
             RemoteError: A call failed (unless ``return_exceptions``); the rest are
                 cancelled.
             RequestTimeoutError: Not all answers arrived in time.
+            ConnectionClosedError: The connection closed first.
+            BusBusyError: Too much in flight and ``when_busy`` is ``"raise"``.
+            FrameTooLargeError: One request alone exceeds the peer's frame cap.
+            IpcUsageError: Some params are not msgpack-native.
         """
         if self._state != _OPEN:
             raise self._closed_error()
-        if not params_list:
+        n = len(params_list)
+        if not n:
             return []
+        params = params_list if isinstance(params_list, list) else list(params_list)
         future: asyncio.Future[list[Any]] = self._loop.create_future()
-        batch = _Batch(future, method, len(params_list), return_exceptions)
-        ids: list[int] = []
-        pending = self._pending
+        batch = BatchWaiter(future, method, n, return_exceptions)
+        chunks: list[Chunk] = []
+        table = self._chunks
         seconds = self._default_timeout if timeout is DEFAULT else timeout
-        timer = (
-            self._loop.call_later(seconds, self._expire_batch, batch, ids, seconds)
-            if seconds is not None
-            else None
-        )
+        if seconds is not None:
+            self._arm_deadline(batch, method, seconds)
         try:
-            for index, params in enumerate(params_list):
-                if len(pending) >= self._max_in_flight:
+            index = 0
+            while index < n and not future.done():
+                if self._state != _OPEN:
+                    raise self._closed_error()
+                room = self._max_in_flight - len(self._pending) - table.in_flight
+                if room <= 0 or self._write_paused:
+                    if not await self._wait_to_send(batch):
+                        break  # out of time: the deadline sweep fails the batch
+                    continue
+                size = min(room, self._batch_size, n - index)
+                first = self._next_id
+                if self._batches:
+                    size = self._send_batch_frame(method, params, index, size)
+                else:
+                    size = self._send_single_frames(method, params, index, size, batch, chunks)
+                if self._state != _OPEN:
+                    # Closed while writing (a peer that does not read is aborted).
+                    raise self._closed_error()
+                chunk = Chunk(batch, first, index, size)
+                table.add(chunk)
+                chunks.append(chunk)
+                index += size
+            if (
+                self._spin_budget
+                and not self._pending
+                and table.in_flight == batch.remaining
+                and not future.done()
+                and self._spin_for(future)
+            ):
+                return future.result()
+            return await future
+        finally:
+            if seconds is not None:
+                self._deadlines.pop(batch, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved here if an error left before the await
+            for chunk in chunks:
+                if chunk.outstanding:
+                    # Failed, timed out or cancelled: withdraw what is still out there.
+                    open_ids = chunk.open_ids()
+                    table.discard(chunk)
+                    for rid in open_ids:
+                        self._cancel_sent(rid)
+                    self._wake_slots(len(open_ids))
+
+    async def _wait_to_send(self, batch: BatchWaiter) -> bool:
+        """Wait for room in flight and in the write buffer; False if the batch's time ran out.
+
+        Raises:
+            BusBusyError: No room and ``when_busy`` is ``"raise"``.
+            ConnectionClosedError: The connection closed.
+        """
+        entry = self._deadlines.get(batch)
+        try:
+            async with asyncio.timeout_at(entry[0] if entry is not None else None):
+                if len(self._pending) + self._chunks.in_flight >= self._max_in_flight:
                     await self._acquire_slot()
                 if self._write_paused:
                     await self._writable()
-                self._cork()
-                rid = self._next_id
-                self._next_id = rid + 1
-                self._encode_request(Request(rid, method, params))
-                pending[rid] = _BatchSlot(batch, index)
-                ids.append(rid)
-            return await future
-        except _RemoteFailure as failure:
-            raise self._remote_error(failure.response, method) from None
-        finally:
-            if timer is not None:
-                timer.cancel()
-            for rid in ids:
-                if pending.pop(rid, None) is not None:
-                    self._cancel_sent(rid)
+        except TimeoutError:
+            return False
+        return True
+
+    def _send_single_frames(
+        self,
+        method: str,
+        params: list[Params],
+        index: int,
+        size: int,
+        batch: BatchWaiter,
+        chunks: list[Chunk],
+    ) -> int:
+        """Send ``size`` requests as single frames (a version-1 peer), in one write.
+
+        If one cannot be sent, those already sent are registered (so they are waited for
+        or cancelled) before the error propagates.
+        """
+        first = self._next_id
+        self._cork()
+        for offset in range(size):
+            try:
+                self._encode_request(Request(first + offset, method, params[index + offset]))
+            except BaseException:
+                if offset:
+                    chunk = Chunk(batch, first, index, offset)
+                    self._chunks.add(chunk)
+                    chunks.append(chunk)
+                raise
+            finally:
+                self._next_id = first + offset + 1
+        return size
+
+    def _send_batch_frame(self, method: str, params: list[Params], index: int, size: int) -> int:
+        """Send up to ``size`` requests from ``params[index]`` on in one batch frame.
+
+        Returns how many were sent: fewer when the frame would exceed the peer's frame
+        cap. Their ids are the next ones of ``_next_id``.
+
+        Raises:
+            FrameTooLargeError: One request alone exceeds the peer's frame cap.
+            IpcUsageError: Some params are not msgpack-native.
+        """
+        first = self._next_id
+        while True:
+            try:
+                if size == 1:
+                    self._send(Request(first, method, params[index]))
+                else:
+                    run = RequestRun(first, method, params[index : index + size])
+                    self._send(RequestBatch([run]))
+            except FrameTooLargeError:
+                if size == 1:
+                    raise
+                size = (size + 1) // 2
+                continue
+            except TypeError as exc:
+                raise IpcUsageError(
+                    f"params of {method!r} are not msgpack-native: {exc}",
+                    peer=self.name,
+                    hint="pass only None, bool, int, float, str, bytes, lists and dicts",
+                ) from None
+            self._next_id = first + size
+            return size
 
     def stream(
         self, method: str, params: Params = None, *, timeout: Timeout = DEFAULT
@@ -225,7 +311,7 @@ class Calls(Endpoint):
     async def _open_stream(self, stream: StreamReceiver, method: str, params: Params) -> int:
         if self._state != _OPEN:
             raise self._closed_error()
-        if len(self._pending) >= self._max_in_flight:
+        if len(self._pending) + self._chunks.in_flight >= self._max_in_flight:
             await self._acquire_slot()
         if self._write_paused:
             await self._writable()
@@ -339,12 +425,12 @@ class Calls(Endpoint):
             _CURRENT.reset(token)
         return future.done()
 
-    def _arm_deadline(self, rid: int, method: str, seconds: float) -> None:
+    def _arm_deadline(self, key: int | BatchWaiter, method: str, seconds: float) -> None:
         # One timer per connection, armed at the earliest deadline, instead of one timer
-        # per call: with a uniform timeout each new deadline is later, so arming is a
-        # dict store and a comparison.
+        # per call (or batch): with a uniform timeout each new deadline is later, so
+        # arming is a dict store and a comparison.
         deadline = self._loop.time() + seconds
-        self._deadlines[rid] = (deadline, method, seconds)
+        self._deadlines[key] = (deadline, method, seconds)
         at = self._sweep_at
         if at is None or deadline < at:
             if self._sweep_handle is not None:
@@ -356,16 +442,19 @@ class Calls(Endpoint):
         self._sweep_handle = None
         self._sweep_at = None
         now = self._loop.time()
-        expired: list[int] = []
+        expired: list[int | BatchWaiter] = []
         earliest: float | None = None
-        for rid, (deadline, _, _) in self._deadlines.items():
+        for key, (deadline, _, _) in self._deadlines.items():
             if deadline <= now:
-                expired.append(rid)
+                expired.append(key)
             elif earliest is None or deadline < earliest:
                 earliest = deadline
-        for rid in expired:
-            _, method, seconds = self._deadlines.pop(rid)
-            self._expire(rid, method, seconds)
+        for key in expired:
+            _, method, seconds = self._deadlines.pop(key)
+            if isinstance(key, BatchWaiter):
+                self._expire_batch(key, seconds)
+            else:
+                self._expire(key, method, seconds)
         if earliest is not None and self._state != _CLOSED:
             self._sweep_at = earliest
             self._sweep_handle = self._loop.call_at(earliest, self._sweep_deadlines)
@@ -384,7 +473,8 @@ class Calls(Endpoint):
             )
         self._after_pop()
 
-    def _expire_batch(self, batch: _Batch, ids: list[int], seconds: float) -> None:
+    def _expire_batch(self, batch: BatchWaiter, seconds: float) -> None:
+        # The call_batch() sees the error and cancels what is still open.
         if not batch.future.done():
             batch.future.set_exception(
                 RequestTimeoutError(
@@ -414,6 +504,24 @@ class Calls(Endpoint):
         if self._slot_waiters:
             self._wake_slot()
 
+    def _wake_slots(self, n: int) -> None:
+        while n > 0 and self._slot_waiters:
+            self._wake_slot()
+            n -= 1
+
+    def _learn_batch_limit(self, message: ErrorResponse) -> None:
+        limit = refused_limit(message.code, message.data)
+        if limit is not None and limit < self._batch_size:
+            # The peer's limit is lower than ours: it refused the batch whole (nothing
+            # ran); later batches are split to fit it.
+            _log.warning(
+                "%s takes at most %d requests per batch; sending smaller batches",
+                self.name,
+                limit,
+                extra={"peer": self.name},
+            )
+            self._batch_size = limit
+
     def _remote_error(self, response: ErrorResponse, method: str | None) -> RemoteError:
         return RemoteError(
             response.message,
@@ -425,9 +533,13 @@ class Calls(Endpoint):
         )
 
     def _on_response(self, message: Response) -> None:
-        waiter = self._pending.pop(message.id, None)
+        rid = message.id
+        waiter = self._pending.pop(rid, None)
         if waiter is None:
-            self._stray(message.id)
+            if self._chunks.settle(rid, message.result):
+                self._wake_slots(1)
+            else:
+                self._stray(rid)
             return
         if self._slot_waiters:
             self._wake_slot()
@@ -438,7 +550,8 @@ class Calls(Endpoint):
             waiter._on_result(message.result)
 
     def _on_error_response(self, message: ErrorResponse) -> None:
-        if message.id is None:
+        rid = message.id
+        if rid is None:
             # The peer could not read something we sent: we sent garbage, which is a bug.
             _log.error(
                 "%s rejected a frame: %s (code %d)",
@@ -448,41 +561,72 @@ class Calls(Endpoint):
                 extra={"peer": self.name},
             )
             return
-        waiter = self._pending.pop(message.id, None)
+        waiter = self._pending.pop(rid, None)
         if waiter is None:
-            self._stray(message.id)
+            chunk = self._chunks.find(rid)
+            if chunk is None:
+                self._stray(rid)
+            else:
+                self._chunks.fail(rid, self._remote_error(message, chunk.batch.method))
+                self._wake_slots(1)
+                self._learn_batch_limit(message)
             return
         self._after_pop()
         if isinstance(waiter, asyncio.Future):
             if not waiter.done():
                 waiter.set_exception(_RemoteFailure(message))
-        elif isinstance(waiter, _BatchSlot):
-            waiter._on_error(self._remote_error(message, waiter.batch.method))
         else:
             waiter._on_error(self._remote_error(message, waiter.method))
 
+    def _on_response_batch(self, message: ResponseBatch) -> None:
+        if not self._batches:
+            self._unnegotiated(message)
+            return
+        take_run = self._chunks.take_run
+        before = self._chunks.in_flight
+        for run in message.results:
+            # The hot path: a run of results lands in its call's list in one step.
+            if not take_run(run.first_id, run.results):
+                first = run.first_id
+                for offset, result in enumerate(run.results):
+                    self._on_response(Response(first + offset, result))
+        for error in message.errors:
+            self._on_error_response(error)
+        self._wake_slots(before - self._chunks.in_flight)
+
+    def _fail_pending(self, pending: dict[int, Any], error: ConnectionClosedError) -> None:
+        super()._fail_pending(pending, error)
+        for chunk in self._chunks.clear():
+            for rid in chunk.open_ids():
+                chunk.fail(rid, error)
+
     def _on_stream_chunk(self, message: StreamChunk) -> None:
-        waiter = self._pending.get(message.id)
+        rid = message.id
+        waiter = self._pending.get(rid)
         if isinstance(waiter, StreamReceiver):
             problem = waiter._on_chunk(message.seq, message.data)
             if problem is not None:
-                self._pending.pop(message.id, None)
+                self._pending.pop(rid, None)
                 waiter._on_error(problem)
-                self._cancel_sent(message.id)
+                self._cancel_sent(rid)
                 self._after_pop()
                 self._violation(problem, fatal=False)
             return
         if waiter is None:
-            self._stray(message.id, final=False)
+            chunk = self._chunks.find(rid)
+            if chunk is None:
+                self._stray(rid, final=False)
+                return
+            # A call_batch() item was answered with a stream.
+            self._chunks.fail(rid, _stream_answer_error(chunk.batch.method, self.name))
+            self._cancel_sent(rid)
+            self._wake_slots(1)
             return
-        # A call() or call_batch() was answered with a stream.
-        del self._pending[message.id]
-        if isinstance(waiter, asyncio.Future):
-            if not waiter.done():
-                waiter.set_exception(_StreamAnswer())
-        else:
-            waiter._on_error(_stream_answer_error(waiter.batch.method, self.name))
-        self._cancel_sent(message.id)
+        # A call() was answered with a stream.
+        del self._pending[rid]
+        if isinstance(waiter, asyncio.Future) and not waiter.done():
+            waiter.set_exception(_StreamAnswer())
+        self._cancel_sent(rid)
         self._after_pop()
 
     def _on_stream_end(self, message: StreamEnd) -> None:

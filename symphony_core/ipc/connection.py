@@ -33,6 +33,7 @@ from symphony_core.ipc.handlers import HandlerTable
 from symphony_core.ipc.handshake import Handshake
 from symphony_core.ipc.limits import IpcLimits
 from symphony_core.ipc.protocol import (
+    BatchItemsError,
     Cancel,
     Credit,
     ErrorResponse,
@@ -43,7 +44,9 @@ from symphony_core.ipc.protocol import (
     Notification,
     Publish,
     Request,
+    RequestBatch,
     Response,
+    ResponseBatch,
     StreamChunk,
     StreamEnd,
     Subscribe,
@@ -118,4 +121,7 @@ class Connection(Calls, Serving, PubSub, Handshake):
             Goodbye: self._on_goodbye,
             Hello: self._on_late_handshake,
             Welcome: self._on_late_handshake,
+            RequestBatch: self._on_request_batch,
+            ResponseBatch: self._on_response_batch,
+            BatchItemsError: self._on_batch_items,
         }

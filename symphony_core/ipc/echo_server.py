@@ -22,6 +22,7 @@ from symphony_core.ipc.connection import current_connection
 from symphony_core.ipc.errors import HandlerError, IpcError
 from symphony_core.ipc.framing import HEADER
 from symphony_core.ipc.limits import IpcLimits
+from symphony_core.ipc.protocol import PROTOCOL_VERSIONS
 from symphony_core.ipc.server import serve
 from symphony_core.ipc.transport import Channel, socket_from_fd
 
@@ -178,10 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write-fd", type=int, help="inherited pipe fd to write")
     parser.add_argument("--extension-id", default="symphony.echo")
     parser.add_argument("--extension-version", default="1.0.0")
-    parser.add_argument("--versions", default="1", help="comma-separated protocol versions")
+    parser.add_argument(
+        "--versions",
+        default=",".join(map(str, PROTOCOL_VERSIONS)),
+        help="comma-separated protocol versions",
+    )
     parser.add_argument("--max-frame-size", type=int, default=None)
     parser.add_argument("--stream-chunk-size", type=int, default=None)
     parser.add_argument("--max-concurrent", type=int, default=None)
+    parser.add_argument("--max-batch", type=int, default=None)
     parser.add_argument("--verbose", action="store_true", help="say why the connection closed")
     args = parser.parse_args(argv)
     channel: Channel
@@ -200,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["stream_chunk_size"] = args.stream_chunk_size
     if args.max_concurrent is not None:
         overrides["max_concurrent"] = args.max_concurrent
+    if args.max_batch is not None:
+        overrides["max_batch"] = args.max_batch
     try:
         reason = serve(
             handlers(),

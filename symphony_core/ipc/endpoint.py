@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast
 
 import msgspec
 
+from symphony_core.ipc.batches import BatchWaiter, ChunkTable
 from symphony_core.ipc.errors import (
     BusBusyError,
     ConnectionClosedError,
@@ -37,6 +38,8 @@ from symphony_core.ipc.framing import FrameDecoder, append_frame
 from symphony_core.ipc.handlers import HandlerTable
 from symphony_core.ipc.limits import IpcLimits
 from symphony_core.ipc.protocol import (
+    BATCH_VERSION,
+    BatchItemsError,
     ErrorCode,
     ErrorResponse,
     Goodbye,
@@ -44,6 +47,7 @@ from symphony_core.ipc.protocol import (
     Message,
     MessageDecoder,
     Request,
+    RequestBatch,
     Welcome,
 )
 from symphony_core.ipc.streams import StreamCredit
@@ -203,6 +207,12 @@ class Endpoint:
         self._peer_window = limits.stream_window
         self._hard_limit = limits.write_hard_limit
         self._max_in_flight = limits.max_in_flight
+        # Batch frames: whether the connection negotiated them, the most requests we put
+        # in one, and the most we accept in one (set by _open).
+        self._batches = False
+        self._batch_size = limits.max_batch
+        self._batch_limit = limits.max_batch
+        self._batch_limit_name = "max_batch"
         self._busy_raises = limits.when_busy == "raise"
         self._default_timeout = limits.call_timeout
         self._spin_budget = limits.spin_wait
@@ -213,7 +223,8 @@ class Endpoint:
         self._read_paused = False
         self._next_id = 1
         self._pending: dict[int, Any] = {}
-        self._deadlines: dict[int, tuple[float, str, float]] = {}
+        self._chunks = ChunkTable()
+        self._deadlines: dict[int | BatchWaiter, tuple[float, str, float]] = {}
         self._sweep_at: float | None = None
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._cancelled: OrderedDict[int, None] = OrderedDict()
@@ -251,7 +262,7 @@ class Endpoint:
         if transport is not None and not transport.is_closing():
             queued += transport.get_write_buffer_size()
         return ConnectionStats(
-            in_flight=len(self._pending),
+            in_flight=len(self._pending) + self._chunks.in_flight,
             serving=len(self._served),
             queued_bytes=queued,
             dropped_unsolicited=self._guard.dropped,
@@ -330,6 +341,7 @@ class Endpoint:
         was_corked = self._corked
         self._corked = True
         self._sent_since_read = False
+        message: Message | BatchItemsError
         try:
             while self._state != _CLOSED:
                 try:
@@ -340,10 +352,17 @@ class Endpoint:
                 except FrameTooLargeError as exc:
                     self._violation(exc, fatal=True)
                     break
+                except BatchItemsError as exc:
+                    if self._state != _OPEN:
+                        self._violation(exc, fatal=False)
+                        continue
+                    # A sound batch frame with some invalid requests: each gets its own
+                    # error and the rest are served (the serving side's handler).
+                    message = exc
                 except ProtocolError as exc:
                     self._violation(exc, fatal=False)
                     continue
-                if self._state == _OPENING:
+                if self._state == _OPENING and not isinstance(message, BatchItemsError):
                     if self._on_handshake_message(message):
                         # Later frames wait until the handshake's outcome is applied.
                         break
@@ -353,9 +372,9 @@ class Endpoint:
                 except Exception:
                     # A bug on this side: tell the caller, then stop trusting our state.
                     _log.exception("internal error handling %s", type(message).__name__)
-                    if isinstance(message, Request):
+                    for rid in _request_ids(message):
                         self._send_quiet(
-                            ErrorResponse(message.id, ErrorCode.INTERNAL_ERROR, "internal error")
+                            ErrorResponse(rid, ErrorCode.INTERNAL_ERROR, "internal error")
                         )
                     self.close(f"internal error handling a {type(message).__name__} frame")
         finally:
@@ -465,7 +484,7 @@ class Endpoint:
             raise self._closed_error()
 
     async def _acquire_slot(self) -> None:
-        while len(self._pending) >= self._max_in_flight:
+        while len(self._pending) + self._chunks.in_flight >= self._max_in_flight:
             if self._state == _CLOSED:
                 raise self._closed_error()
             if self._busy_raises:
@@ -522,6 +541,14 @@ class Endpoint:
         self._peer_max_frame = info.max_frame_size
         if max_concurrent is not None:
             self._max_in_flight = min(self.limits.max_in_flight, max_concurrent)
+        limits = self.limits
+        self._batches = info.protocol_version >= BATCH_VERSION
+        self._batch_size = min(self._max_in_flight, limits.max_batch)
+        if self.role == "extension" and limits.max_concurrent < limits.max_batch:
+            # The host was told max_concurrent in the Welcome and never has more in
+            # flight: a longer batch breaks what was agreed.
+            self._batch_limit = limits.max_concurrent
+            self._batch_limit_name = "max_concurrent"
         # Room for the high-water mark plus a couple of the largest frames we may send.
         self._hard_limit = max(
             self.limits.write_hard_limit, self.limits.write_high_water + 2 * self._peer_max_frame
@@ -559,6 +586,18 @@ class Endpoint:
         self._violation(
             ProtocolError(f"{type(message).__name__} after the handshake", peer=self.name),
             fatal=True,
+        )
+
+    def _unnegotiated(self, message: object) -> None:
+        """A batch frame on a connection that did not negotiate batches."""
+        version = self.info.protocol_version if self.info is not None else 0
+        self._violation(
+            ProtocolError(
+                f"{type(message).__name__} frames need protocol version {BATCH_VERSION}; "
+                f"this connection speaks version {version}",
+                peer=self.name,
+            ),
+            fatal=False,
         )
 
     def _on_goodbye(self, message: Goodbye) -> None:
@@ -624,12 +663,7 @@ class Endpoint:
             # Nobody may ever await it (closed before the handshake began).
             handshake.exception()
         pending, self._pending = self._pending, {}
-        for waiter in pending.values():
-            if isinstance(waiter, asyncio.Future):
-                if not waiter.done():
-                    waiter.set_exception(error)
-            else:
-                waiter._on_error(error)
+        self._fail_pending(pending, error)
         if self._sweep_handle is not None:
             self._sweep_handle.cancel()
             self._sweep_handle = None
@@ -655,6 +689,15 @@ class Endpoint:
             except Exception:
                 _log.exception("close hook for %s failed", self.name)
 
+    def _fail_pending(self, pending: dict[int, Any], error: ConnectionClosedError) -> None:
+        """Fail every call still waiting for an answer (the connection closed)."""
+        for waiter in pending.values():
+            if isinstance(waiter, asyncio.Future):
+                if not waiter.done():
+                    waiter.set_exception(error)
+            else:
+                waiter._on_error(error)
+
     def _as_connection(self) -> Connection:
         # Every Endpoint is the core of a Connection; hooks are typed for the whole.
         return cast("Connection", self)
@@ -662,3 +705,12 @@ class Endpoint:
     def __repr__(self) -> str:
         state = ("opening", "open", "closed")[self._state]
         return f"<Connection {self.name} {self.role}-side {state}>"
+
+
+def _request_ids(message: object) -> list[int]:
+    """The ids of the requests a frame carried (to answer them after an internal error)."""
+    if isinstance(message, Request):
+        return [message.id]
+    if isinstance(message, RequestBatch | BatchItemsError):
+        return [run.first_id + i for run in message.runs for i in range(len(run.params))]
+    return []

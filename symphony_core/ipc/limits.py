@@ -50,6 +50,14 @@ class IpcLimits:
             and a task wake-up per round trip. Only used when no other callback is
             ready to run; blocks the loop for at most this long (sleeping, not
             burning CPU); backs off after a miss, so slow methods stop paying it.
+        max_batch: Most requests one batch frame (protocol version 2) may carry. A
+            longer batch from the peer is refused whole, before any of it runs: each
+            of its requests is answered with an INVALID_REQUEST error naming this
+            limit. An extension also refuses batches longer than its
+            ``max_concurrent``, which it states in the handshake. ``call_batch``
+            splits its calls into frames of at most this many (and no more than are
+            allowed in flight); keep it no larger than the peer's. A caller whose
+            batch is refused this way sends smaller batches from then on.
     """
 
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
@@ -69,6 +77,7 @@ class IpcLimits:
     max_remote_patterns: int = 1024
     subscription_queue: int = 1024
     spin_wait: float = 100e-6
+    max_batch: int = 1024
 
     def __post_init__(self) -> None:
         if self.stream_chunk_size == 0:
@@ -78,7 +87,13 @@ class IpcLimits:
         problems: list[str] = []
         if not 64 <= self.max_frame_size <= MAX_FRAME_SIZE_LIMIT:
             problems.append(f"max_frame_size must be in 64..{MAX_FRAME_SIZE_LIMIT}")
-        for name in ("max_in_flight", "max_concurrent", "stream_window", "flood_burst"):
+        for name in (
+            "max_in_flight",
+            "max_concurrent",
+            "max_batch",
+            "stream_window",
+            "flood_burst",
+        ):
             value = getattr(self, name)
             if not 1 <= value <= 2**31 - 1:
                 problems.append(f"{name} must be in 1..{2**31 - 1}")

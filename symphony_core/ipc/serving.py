@@ -4,6 +4,11 @@ Plain handlers run inline on the event loop (the fast path) and their answers jo
 others of the same read; coroutine handlers, awaitables and iterators run as tasks, which
 a Cancel from the peer cancels. Streamed results go out in chunks, never more than the
 peer's credit ahead.
+
+A batch frame (protocol version 2) is served item by item exactly like single requests;
+the answers of the items that finish at once (plain results, errors) leave together in
+one ResponseBatch frame (split only to fit the peer's frame cap), and items that run as
+tasks are answered on their own as they finish.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any, Final
 
+from symphony_core.ipc.batches import refusal_data
 from symphony_core.ipc.endpoint import _CHUNKABLE, _CLOSED, Endpoint
 from symphony_core.ipc.errors import (
     FrameTooLargeError,
@@ -21,6 +28,7 @@ from symphony_core.ipc.errors import (
 )
 from symphony_core.ipc.handlers import Handler, is_stream_result
 from symphony_core.ipc.protocol import (
+    BatchItemsError,
     Cancel,
     Credit,
     ErrorCode,
@@ -30,7 +38,11 @@ from symphony_core.ipc.protocol import (
     Notification,
     Params,
     Request,
+    RequestBatch,
+    RequestRun,
     Response,
+    ResponseBatch,
+    ResultRun,
     StreamChunk,
     StreamEnd,
 )
@@ -75,6 +87,199 @@ class Serving(Endpoint):
             self._send_result(rid, result)
         else:
             served[rid] = self._loop.create_task(self._finish_task(rid, handler, result))
+
+    def _on_request_batch(self, message: RequestBatch) -> None:
+        if not self._batches:
+            self._unnegotiated(message)
+            return
+        runs = message.runs
+        total = len(runs[0].params) if len(runs) == 1 else sum(len(run.params) for run in runs)
+        self._serve_runs(runs, total, [])
+
+    def _on_batch_items(self, error: BatchItemsError) -> None:
+        """A batch with invalid requests: answer those, serve the others."""
+        if not self._batches:
+            self._unnegotiated(error)
+            return
+        _log.warning("batch from %s: %s", self.name, error.message, extra={"peer": self.name})
+        total = sum(len(run.params) for run in error.runs) + len(error.rejected)
+        self._serve_runs(error.runs, total, list(error.rejected))
+
+    def _serve_runs(self, runs: list[RequestRun], total: int, errors: list[ErrorResponse]) -> None:
+        """Serve a batch of ``total`` requests (or refuse it whole); send the answers."""
+        done: list[ResultRun] = []
+        if total > self._batch_limit:
+            self._refuse_batch(runs, total, errors)
+        else:
+            for run in runs:
+                self._serve_run(run, done, errors)
+        self._send_answers(done, errors)
+
+    def _refuse_batch(
+        self, runs: list[RequestRun], total: int, errors: list[ErrorResponse]
+    ) -> None:
+        limit, name = self._batch_limit, self._batch_limit_name
+        text = (
+            f"a batch of {total} requests exceeds this side's limit of {limit} per batch "
+            f"({name}); send at most {limit} requests per batch frame"
+        )
+        _log.warning("refused a batch from %s: %s", self.name, text, extra={"peer": self.name})
+        data = refusal_data(name, limit, total)
+        code = ErrorCode.INVALID_REQUEST
+        for run in runs:
+            first = run.first_id
+            errors += [ErrorResponse(first + i, code, text, data) for i in range(len(run.params))]
+
+    def _serve_run(
+        self, run: RequestRun, done: list[ResultRun], errors: list[ErrorResponse]
+    ) -> None:
+        """Serve each request of ``run`` as if it had come alone; collect ready answers.
+
+        Requests that run as tasks (coroutine handlers, awaitable or streamed results)
+        answer on their own when they finish.
+        """
+        first, method, params_list = run.first_id, run.method, run.params
+        n = len(params_list)
+        handler: Handler | None = self._handlers.get(method)
+        if handler is None:
+            text = f"no method {method!r} here"
+            code = ErrorCode.METHOD_NOT_FOUND
+            errors += [ErrorResponse(first + i, code, text) for i in range(n)]
+            return
+        index = 0
+        while index < n:
+            if self._served or handler.is_async:
+                self._serve_item(first + index, handler, params_list[index], done, errors)
+                index += 1
+            else:
+                index = self._serve_plain(first, index, handler, params_list, done, errors)
+
+    def _serve_plain(
+        self,
+        first: int,
+        index: int,
+        handler: Handler,
+        params_list: list[Params],
+        done: list[ResultRun],
+        errors: list[ErrorResponse],
+    ) -> int:
+        """Call a plain handler for ``params_list[index:]`` while nothing runs as a task.
+
+        The hot path of batches: no per-request checks beyond what a plain result
+        needs. Returns the index of the first request it did not handle (after an
+        error or a result that has to finish as a task, the rest start from there).
+        """
+        fn = handler.fn
+        results: list[Any] = []
+        append = results.append
+        params: Any = None
+        try:
+            for params in islice(params_list, index, None) if index else params_list:
+                # Handler.invoke, inlined.
+                if type(params) is list:
+                    result = fn(*params)
+                elif params is None:
+                    result = fn()
+                else:
+                    result = fn(**params)
+                if type(result) not in _INLINE and (
+                    inspect.isawaitable(result) or is_stream_result(result)
+                ):
+                    # It finishes as a task and answers on its own.
+                    rid = first + index + len(results)
+                    self._served[rid] = self._loop.create_task(
+                        self._finish_task(rid, handler, result)
+                    )
+                    break
+                append(result)
+            else:
+                if results:
+                    done.append(ResultRun(first + index, results))
+                return len(params_list)
+        except Exception as exc:
+            errors.append(self._failure(first + index + len(results), handler, params, exc))
+        if results:
+            done.append(ResultRun(first + index, results))
+        return index + len(results) + 1
+
+    def _serve_item(
+        self,
+        rid: int,
+        handler: Handler,
+        params: Params,
+        done: list[ResultRun],
+        errors: list[ErrorResponse],
+    ) -> None:
+        """Serve one request of a batch with every check a single request gets."""
+        served = self._served
+        if rid in served:
+            errors.append(
+                ErrorResponse(rid, ErrorCode.INVALID_REQUEST, f"request id {rid} is already open")
+            )
+            return
+        if len(served) >= self.limits.max_concurrent:
+            self._drop_unsolicited("request over the concurrency limit")
+            errors.append(
+                ErrorResponse(
+                    rid,
+                    ErrorCode.BUSY,
+                    f"{self.limits.max_concurrent} requests are already being served",
+                )
+            )
+            return
+        if handler.is_async:
+            served[rid] = self._loop.create_task(self._serve_task(rid, handler, params))
+            return
+        try:
+            result = handler.invoke(params)
+        except Exception as exc:
+            errors.append(self._failure(rid, handler, params, exc))
+            return
+        if type(result) in _INLINE or not (inspect.isawaitable(result) or is_stream_result(result)):
+            last = done[-1] if done else None
+            if last is not None and last.first_id + len(last.results) == rid:
+                last.results.append(result)
+            else:
+                done.append(ResultRun(rid, [result]))
+        else:
+            served[rid] = self._loop.create_task(self._finish_task(rid, handler, result))
+
+    def _send_answers(self, done: list[ResultRun], errors: list[ErrorResponse]) -> None:
+        """Send answers in as few ResponseBatch frames as the peer's frame cap allows.
+
+        An answer that cannot be sent (too large, not msgpack-native) is replaced by the
+        error saying so, as for a single request.
+        """
+        if self._state == _CLOSED or not (done or errors):
+            return
+        if not errors and len(done) == 1 and len(done[0].results) == 1:
+            self._send_result(done[0].first_id, done[0].results[0])
+            return
+        if not done and len(errors) == 1:
+            error = errors[0]
+            self._send_error(error.id, error.code, error.message, error.data)
+            return
+        try:
+            self._send(ResponseBatch(done, errors))
+        except (FrameTooLargeError, TypeError):
+            # Too big for one frame, or a result msgpack cannot carry: split until the
+            # culprit is alone, where it gets the error a single answer gets.
+            if len(done) > 1:
+                half = len(done) // 2
+                self._send_answers(done[:half], [])
+                self._send_answers(done[half:], errors)
+            elif done and len(done[0].results) > 1:
+                run = done[0]
+                half = len(run.results) // 2
+                self._send_answers([ResultRun(run.first_id, run.results[:half])], [])
+                self._send_answers([ResultRun(run.first_id + half, run.results[half:])], errors)
+            elif len(errors) > 1:
+                half = len(errors) // 2
+                self._send_answers(done, errors[:half])
+                self._send_answers([], errors[half:])
+            else:
+                self._send_answers(done, [])
+                self._send_answers([], errors)
 
     async def _serve_task(self, rid: int, handler: Handler, params: Params) -> None:
         try:
@@ -172,7 +377,7 @@ class Serving(Endpoint):
                 rid, ErrorCode.RESULT_NOT_SERIALIZABLE, f"result is not msgpack-native: {exc}"
             )
 
-    def _send_error(self, rid: int, code: int, message: str, data: Any = None) -> None:
+    def _send_error(self, rid: int | None, code: int, message: str, data: Any = None) -> None:
         if self._state == _CLOSED:
             return
         try:
@@ -189,23 +394,37 @@ class Serving(Endpoint):
         *,
         params_known: bool = True,
     ) -> None:
+        answer = self._failure(rid, handler, params, exc, params_known=params_known)
+        self._send_error(rid, answer.code, answer.message, answer.data)
+
+    def _failure(
+        self,
+        rid: int,
+        handler: Handler,
+        params: Params,
+        exc: Exception,
+        *,
+        params_known: bool = True,
+    ) -> ErrorResponse:
+        """The error answer for a handler that raised ``exc``."""
         if isinstance(exc, _ResultError):
-            self._send_error(rid, exc.rpc_code, str(exc))
-        elif isinstance(exc, HandlerError):
-            self._send_error(rid, exc.code_value, exc.message, exc.data)
-        elif isinstance(exc, TypeError) and params_known and not handler.params_fit(params):
-            self._send_error(
+            return ErrorResponse(rid, exc.rpc_code, str(exc)[:4000])
+        if isinstance(exc, HandlerError):
+            return ErrorResponse(rid, exc.code_value, exc.message[:4000], exc.data)
+        if isinstance(exc, TypeError) and params_known and not handler.params_fit(params):
+            return ErrorResponse(
                 rid,
                 ErrorCode.INVALID_PARAMS,
-                f"params do not fit {handler.name}(): {exc}",
+                f"params do not fit {handler.name}(): {exc}"[:4000],
             )
+        if isinstance(exc, IpcError):
+            data: dict[str, Any] = {"type": type(exc).__name__, "code": exc.code}
         else:
-            if isinstance(exc, IpcError):
-                data: dict[str, Any] = {"type": type(exc).__name__, "code": exc.code}
-            else:
-                data = {"type": type(exc).__name__}
-            _log.debug("handler %s failed", handler.name, exc_info=exc)
-            self._send_error(rid, ErrorCode.HANDLER_FAILED, f"{type(exc).__name__}: {exc}", data)
+            data = {"type": type(exc).__name__}
+        _log.debug("handler %s failed", handler.name, exc_info=exc)
+        return ErrorResponse(
+            rid, ErrorCode.HANDLER_FAILED, f"{type(exc).__name__}: {exc}"[:4000], data
+        )
 
     def _on_cancel(self, message: Cancel) -> None:
         task = self._served.get(message.id)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from symphony_core.ipc import Bus, Connection, IpcLimits, serve_async
+from symphony_core.ipc import PROTOCOL_VERSIONS, Bus, Connection, IpcLimits, serve_async
 from symphony_core.ipc.framing import FrameDecoder, encode_frame
 from symphony_core.ipc.protocol import Hello, Message, Welcome, decode_message
 
@@ -37,7 +37,7 @@ async def in_process(
     host_limits: IpcLimits | None = None,
     ext_limits: IpcLimits | None = None,
     host_handlers: Mapping[str, Callable[..., Any]] | None = None,
-    ext_versions: Sequence[int] = (1,),
+    ext_versions: Sequence[int] = PROTOCOL_VERSIONS,
     extension_id: str = "test.ext",
     name: str | None = None,
     bus: Bus | None = None,
@@ -132,8 +132,12 @@ class FakeExtension:
 
 
 async def fake_pair(
-    limits: IpcLimits | None = None, handlers: dict[str, Any] | None = None
+    limits: IpcLimits | None = None,
+    handlers: dict[str, Any] | None = None,
+    *,
+    welcome_version: int = 1,
 ) -> tuple[Bus, Any, FakeExtension]:
+    """A bus connected to a fake extension that answers Hello with ``welcome_version``."""
     host_sock, ext_sock = socket.socketpair()
     reader, writer = await asyncio.open_unix_connection(sock=ext_sock)
     fake = FakeExtension(reader, writer)
@@ -141,6 +145,6 @@ async def fake_pair(
     connecting = asyncio.create_task(bus.connect(host_sock))
     hello = await fake.read()
     assert isinstance(hello, Hello)
-    await fake.send(Welcome(1, "fake.ext", "0.1", 1, [], 1 << 20, 64))
+    await fake.send(Welcome(welcome_version, "fake.ext", "0.1", 1, [], 1 << 20, 64))
     conn = await connecting
     return bus, conn, fake

@@ -13,6 +13,7 @@ import pytest
 from ipc_harness import fake_pair, in_process, run
 
 from symphony_core.ipc import (
+    PROTOCOL_VERSIONS,
     Bus,
     BusBusyError,
     ConnectionClosedError,
@@ -55,7 +56,7 @@ def test_handshake_states_identity_and_limits() -> None:
             assert info.extension_version == "2.0"
             assert info.pid == os.getpid()
             assert info.capabilities == ("test",)
-            assert info.protocol_version == 1
+            assert info.protocol_version == max(PROTOCOL_VERSIONS) == 2
             assert info.max_concurrent == IpcLimits().max_concurrent
             assert conn.name == "test.ext"
             assert list(bus.peers) == ["test.ext"]
