@@ -268,7 +268,9 @@ def classify(
         oom = stats.killed_for == "memory"
         cpu_used = stats.cpu_seconds
         if oom:
-            notes.append(f"tree peak {_mib(stats.peak_rss_bytes)}, measured by the watchdog")
+            notes.append(
+                f"tree peak {_mib(stats.peak_memory_bytes)} (PSS), measured by the watchdog"
+            )
     memory_limit = f"memory {_mib(profile.memory_bytes)}"
     common: dict[str, Any] = {
         "returncode": returncode,

@@ -6,7 +6,9 @@ refuses. The host (this test process) survives every one of them.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
 import os
 import resource
 import signal
@@ -19,12 +21,13 @@ import psutil
 import pytest
 from attack_harness import (
     Recorder,
+    accepted_weakenings,
     cgroup_unavailable,
     process_limit_unavailable,
     sandbox_unavailable,
 )
 
-from symphony_core.runtime.sandbox import cgroups, limits, selftest
+from symphony_core.runtime.sandbox import cgroups, limits, selftest, sweeper
 from symphony_core.runtime.sandbox.launcher import Launcher
 from symphony_core.runtime.sandbox.policy import Network, SandboxProfile, plan
 from symphony_core.runtime.sandbox.probe import probe_kernel
@@ -142,13 +145,40 @@ def test_memory_hog_tree_without_cgroups(watchdog_launcher: Launcher) -> None:
     assert code == -signal.SIGKILL
     assert isinstance(stats, WatchdogStats)
     assert stats.killed_for == "memory"
-    assert stats.peak_rss_bytes <= 1.25 * limit  # polling overshoots a little
+    # What was held against the limit (the RSS sum also counts the parent's pages each
+    # fork shares once per fork).
+    assert limit < stats.peak_memory_bytes <= 1.25 * limit, stats  # polling overshoots
     # Per process, RLIMIT_DATA gives a catchable MemoryError at the limit.
     single = selftest.run_sandboxed(
         watchdog_launcher, "memory", {"bytes": int(1.2 * limit)}, profile
     )
     assert single.outcome is not None
     assert single.outcome.errno == errno.ENOMEM
+
+
+def test_forks_sharing_memory_are_not_counted_once_each(watchdog_launcher: Launcher) -> None:
+    # Eight forks of the probe, each allocating only 1 MiB of its own: their RSS adds
+    # up to well over the limit (each counts the pages it shares with its parent), what
+    # they use is well within it. The tree above is the control: private memory over
+    # the limit is killed.
+    limit = 96 * MIB
+    profile = SandboxProfile(memory_bytes=limit, subprocess=True)
+    params = {"count": 8, "bytes": MIB, "hold": 1.5}
+    session = selftest.start_probe(watchdog_launcher, "tree_memory", params, profile)
+    try:
+        outcome = session.outcome()
+        code = session.process.wait(20)
+        stats = session.process.stats()
+    finally:
+        session.close()
+    assert isinstance(stats, WatchdogStats)
+    assert stats.killed_for is None, stats
+    assert outcome is not None
+    assert outcome.ok, outcome
+    assert outcome.value == [0] * 8
+    assert code == 0
+    assert stats.peak_rss_bytes > limit, stats  # the RSS sum alone would have killed it
+    assert stats.peak_memory_bytes <= limit, stats
 
 
 def _cpu_share(launcher: Launcher, share: float, seconds: float) -> float:
@@ -235,6 +265,14 @@ def _held_grandchildren(
     return session, pids
 
 
+def _ended(proc: psutil.Process) -> bool:
+    """Whether ``proc`` has exited (a zombie not reaped yet has)."""
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _wait_dead(pids: list[int], timeout: float = 3.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while (left := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
@@ -263,7 +301,73 @@ def test_setsid_grandchildren_die_with_the_extension(launcher: Launcher) -> None
             assert set(pids) <= session.process.cgroup.pids()
     finally:
         session.close()
-    assert _wait_dead(pids) == []
+    # close() returned after the sweep: none is left, not even for a moment.
+    assert [pid for pid in pids if _alive(pid)] == []
+
+
+@pytest.mark.parametrize("how", ["kill", "close"])
+def test_kill_and_close_return_only_once_the_sweep_is_done(launcher: Launcher, how: str) -> None:
+    profile = SandboxProfile(subprocess=True)
+    if not _sweeper_expected(launcher, profile):
+        pytest.skip("no sweeper here: no cgroup and no user namespace to find orphans by")
+    session, pids = _held_grandchildren(launcher, profile)
+    process = session.process
+    try:
+        # The host knows the sweeper: the fork server's other child, and its mark.
+        assert process.sweeper_pid is not None
+        assert launcher.server_pid is not None
+        server = psutil.Process(launcher.server_pid)
+        assert process.sweeper_pid in {c.pid for c in server.children()}
+        assert process.sweep_target is not None
+        if process.cgroup is None:
+            assert process.sweep_target.namespace_token
+            assert set(pids) <= set(sweeper.survivors(process.sweep_target))
+        sweeper_proc = psutil.Process(process.sweeper_pid)
+        if how == "kill":
+            process.kill()
+        else:
+            process.close()
+        # No polling: when it returns, the escapees and the sweeper itself are gone.
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert _ended(sweeper_proc)
+        assert process.returncode == -signal.SIGKILL
+    finally:
+        session.close()
+
+
+def test_a_sweep_that_does_not_finish_is_reported_and_done_by_the_host(
+    launcher: Launcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    profile = SandboxProfile(subprocess=True)
+    if not _sweeper_expected(launcher, profile):
+        pytest.skip("no sweeper here: no cgroup and no user namespace to find orphans by")
+    session, pids = _held_grandchildren(launcher, profile)
+    process = session.process
+    # Without cgroups the watchdog may have seen some of them before they escaped, and
+    # would kill those at close: it forgets them here, so only their mark finds them.
+    launcher.watchdog.unregister(process.pid)
+    assert process.sweeper_pid is not None
+    stuck = psutil.Process(process.sweeper_pid)
+    stuck.suspend()  # the host may signal it; the extension may not
+    try:
+        with caplog.at_level(logging.ERROR, logger="symphony.sandbox.launcher"):
+            process.close(timeout=0.5)
+        assert [pid for pid in pids if _alive(pid)] == []
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert any(
+            f"the sweeper (pid {process.sweeper_pid})" in m and "did not finish" in m
+            for m in errors
+        ), errors
+        if process.cgroup is None:
+            # Found by their mark alone (as root the host's cgroup kill got them first).
+            assert any(all(str(pid) in m for pid in pids) for m in errors), errors
+    finally:
+        with contextlib.suppress(psutil.Error):
+            stuck.resume()
+        session.close()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("backend", ["auto", "watchdog"])
@@ -305,6 +409,23 @@ def test_a_clean_shutdown_leaves_no_process_behind(launcher: Launcher) -> None:
         session.close()
 
 
+def test_closing_the_launcher_leaves_no_process_behind(recorder: Recorder) -> None:
+    # Its own launcher: closing it kills every tree, then waits for each sweep.
+    profile = SandboxProfile(subprocess=True)
+    with Launcher(audit_sink=recorder, accept_weaker=accepted_weakenings(CAPS)) as own:
+        if not _sweeper_expected(own, profile):
+            pytest.skip("no sweeper here: no cgroup and no user namespace to find orphans by")
+        sessions = [_held_grandchildren(own, profile) for _ in range(3)]
+        pids = [pid for _, held in sessions for pid in held]
+        extensions = [session.process.pid for session, _ in sessions]
+        sweepers = [session.process.sweeper_pid for session, _ in sessions]
+        own.close()
+        assert [pid for pid in pids + extensions if _alive(pid)] == []
+        assert [pid for pid in sweepers if pid is not None and _alive(pid)] == []
+        for session, _ in sessions:
+            session.sock.close()
+
+
 def test_the_extension_cannot_kill_its_sweeper(launcher: Launcher) -> None:
     profile = SandboxProfile(subprocess=True)
     if not _sweeper_expected(launcher, profile):
@@ -324,12 +445,16 @@ def test_the_extension_cannot_kill_its_sweeper(launcher: Launcher) -> None:
         others = [c for c in server.children() if c.pid != session.process.pid]
         assert len(others) == 1, others  # the sweeper: a child of the fork server by now
         sweeper_proc = others[0]
+        assert sweeper_proc.pid == session.process.sweeper_pid
+        extension = psutil.Process(session.process.pid)
         selftest.write_frame(session.sock.fileno(), msgspec.msgpack.encode(sweeper_proc.pid))
         outcome = session.outcome()
         assert outcome is not None
         assert not outcome.ok
         assert outcome.errno == errno.EPERM
-        assert sweeper_proc.is_running()
-        assert sweeper_proc.status() != psutil.STATUS_ZOMBIE
+        # The probe returns right after reporting, and then the sweeper sweeps and exits:
+        # it may be gone by now, but never before the extension process.
+        if _ended(sweeper_proc):
+            assert _ended(extension), "the sweeper died while the extension ran"
     finally:
         session.close()

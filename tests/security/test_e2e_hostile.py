@@ -273,13 +273,10 @@ def test_a_fork_bomb_without_the_subprocess_grant_is_refused_and_audited(
 def test_a_fork_bomb_is_held_at_the_process_limit(make_host: Callable[..., Host]) -> None:
     # As root a pids cgroup holds it; a host without cgroups (e.g. running as nobody)
     # gives the extension a user namespace of its own, where RLIMIT_NPROC counts its
-    # processes and threads only.
-    # Without cgroups the memory watchdog sums the RSS of the tree, counting the pages
-    # each fork shares with its parent once per process: a dozen idle forks of the
-    # extension host read ~300 MiB. This test is about the process limit (the memory
-    # limit has its own), so the watchdog gets room for them.
-    memory = {} if CGROUPS else {"memory_bytes": 1024 * _MIB}
-    host = make_host(subprocess=True, pids=16, **memory)
+    # processes and threads only. The memory limit is the manifest's: a dozen idle
+    # forks of the extension host sum ~300 MiB of RSS, but the pages they share
+    # copy-on-write count once (the cgroup's accounting, or the watchdog's PSS).
+    host = make_host(subprocess=True, pids=16)
     assert host.attack("fork", 3) == 3  # control: forking works with the grant
     with pytest.raises(HookCallError) as info:
         host.attack("fork", 1000)

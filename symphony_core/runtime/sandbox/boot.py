@@ -12,7 +12,9 @@ order and no other:
    process has ended for whatever reason, SIGKILLs every process left with its mark —
    orphans and ``setsid`` escapees included, cgroup or not. It is forked first so that
    it stays outside the child's cgroup, user namespace, rlimits, Landlock domain and
-   seccomp filter, and is armed at the end of ``netns``, once the mark exists.
+   seccomp filter, and is armed at the end of ``netns``, once the mark exists. Its pid
+   and the mark go to the host in the ``ready`` report, so that closing the process
+   waits until the sweep is done (see :class:`BootReport`).
 3. ``cgroup`` — writes its own pid into the sandbox cgroup made by the host, before
    it allocates anything worth charging.
 4. ``rlimits`` — the per-process backstops (:mod:`.limits`).
@@ -160,12 +162,19 @@ class BootReport(msgspec.Struct, frozen=True, kw_only=True):
         step: The failing step (or ``ready``).
         error: The failure, in words.
         step_ms: Milliseconds each completed step took.
+        sweeper_pid: The child's sweeper, if it has one. Written before any untrusted
+            code runs, so the fork server may rely on it: the sweeper is the fork
+            server's own child by then (a subreaper inherits it when the intermediate
+            process exits), not reaped yet, so its pid cannot have been reused.
+        sweep_target: What marks the child's processes (for the host's reports).
     """
 
     ok: bool
     step: str
     error: str = ""
     step_ms: dict[str, float] = msgspec.field(default_factory=dict)
+    sweeper_pid: int | None = None
+    sweep_target: sweeper.SweepTarget | None = None
 
 
 def resolve_target(target: str) -> Callable[..., Any]:
@@ -287,6 +296,8 @@ def boot(
     plan = spec.plan
     profile = spec.profile
     func: Callable[..., Any] | None = None
+    sweeper_pid: int | None = None
+    sweep_target: sweeper.SweepTarget | None = None
     try:
         clock = time.perf_counter()
 
@@ -330,10 +341,11 @@ def boot(
         if plan.userns:
             limits.limit_processes_in_userns(profile.pids, host_namespace=host_userns)
         if sweeping is not None:
-            target = sweeper.SweepTarget(
+            sweep_target = sweeper.SweepTarget(
                 namespace_token=token, cgroup_procs=spec.cgroup_procs if plan.cgroup else ()
             )
-            protected += (sweeping.arm(target),)
+            sweeper_pid = sweeping.arm(sweep_target)
+            protected += (sweeper_pid,)
         done(step)
 
         step = "privileges"
@@ -408,7 +420,16 @@ def boot(
             )
         done(step)
 
-        _report(status_fd, BootReport(ok=True, step="ready", step_ms=timings))
+        _report(
+            status_fd,
+            BootReport(
+                ok=True,
+                step="ready",
+                step_ms=timings,
+                sweeper_pid=sweeper_pid,
+                sweep_target=sweep_target,
+            ),
+        )
         os.close(status_fd)
     except BaseException as exc:
         try:

@@ -13,7 +13,7 @@ Typical use by the host::
     )
     child_end.close()                  # the child has its own copy now
     ...                                # talk over parent_end; proc.pidfd for select()
-    proc.close()                       # kill the tree, remove its cgroup
+    proc.close()                       # kill the tree, wait for its sweep, remove its cgroup
 
 :meth:`Launcher.start` returns only once the child has applied every restriction
 (:mod:`.boot`), or raises :class:`SandboxSetupError` naming the step that failed.
@@ -23,6 +23,17 @@ to the launcher; the parameters cross to the fork server as msgpack structs.
 Resource limits use a per-extension cgroup when the machine allows it, otherwise (only
 when the user accepted the ``no-cgroups`` weakening) rlimits plus the psutil
 :class:`~symphony_core.runtime.sandbox.watchdog.Watchdog`.
+
+Nothing is left behind
+----------------------
+A child that may start processes has a sweeper (:mod:`.sweeper`): a detached process
+that SIGKILLs every process carrying the child's mark once the child has ended. The
+fork server hands the host a pidfd of it with the child's (see :mod:`.zygote`), and
+:meth:`SandboxedProcess.kill` and :meth:`SandboxedProcess.close` return only once it
+has exited — the sweep is done, ``setsid`` escapees included, cgroup or not. If it takes
+longer than the timeout, an error names the processes still carrying the mark and the
+host sweeps them itself. :meth:`Launcher.close` first kills every process and then waits
+for each, so their sweeps run side by side.
 
 When the fork server dies
 -------------------------
@@ -58,6 +69,7 @@ import contextlib
 import importlib.util
 import itertools
 import os
+import select
 import selectors
 import signal
 import socket
@@ -74,7 +86,7 @@ import msgspec
 
 import symphony_core
 from symphony_core.log import get_logger
-from symphony_core.runtime.sandbox import cgroups, limits, privileges
+from symphony_core.runtime.sandbox import cgroups, limits, privileges, sweeper
 from symphony_core.runtime.sandbox.boot import BootSpec
 from symphony_core.runtime.sandbox.errors import (
     ForkServerCrashLoopError,
@@ -319,6 +331,7 @@ class _Pending:
         self.event = threading.Event()
         self.reply: Spawned | SpawnFailed | None = None
         self.pidfd: int | None = None
+        self.sweeper_pidfd: int | None = None
         self.death: ServerDeath | None = None
 
 
@@ -354,6 +367,9 @@ class SandboxedProcess:
         boot_ms: Time the fork server saw from fork to ready.
         step_ms: Time of each boot step.
         server_pid: The fork server that made it (its parent).
+        sweeper_pid: Its sweeper, if it has one (it may start processes, and something
+            marks them).
+        sweep_target: What marks its processes for the sweeper.
     """
 
     def __init__(
@@ -365,11 +381,16 @@ class SandboxedProcess:
         extension_id: str,
         plan: EnforcementPlan,
         cgroup: cgroups.Cgroup | None,
+        sweeper_pidfd: int | None = None,
     ) -> None:
         self._launcher = launcher
         self._server = server
         self.pid = reply.pid
         self.pidfd = pidfd
+        self.sweeper_pid = reply.sweeper_pid
+        self.sweep_target = reply.sweep_target
+        self._sweeper_pidfd = sweeper_pidfd
+        self._swept = sweeper_pidfd is None
         self.extension_id = extension_id
         self.plan = plan
         self.cgroup = cgroup
@@ -429,8 +450,22 @@ class SandboxedProcess:
             else:
                 os.kill(self.pid, sig)
 
-    def kill(self) -> None:
-        """Kill the child and every process it started (cgroup, or watchdog tracking)."""
+    def kill(self, timeout: float = 5.0) -> None:
+        """Kill the child and every process it started; return once none is left.
+
+        The cgroup or the watchdog's view of the tree kills what they find at once;
+        the child's sweeper then kills anything else that carries its mark (orphans in
+        sessions of their own) once the child has ended. This waits for that sweep.
+
+        Args:
+            timeout: Seconds to wait for the sweep; past them an error is logged naming
+                the processes still marked, and the host sweeps them itself.
+        """
+        self._kill_now()
+        self._await_sweep(timeout)
+
+    def _kill_now(self) -> None:
+        """Signal the child and its tree without waiting for anything."""
         self.send_signal(signal.SIGKILL)
         if self.cgroup is not None:
             self.cgroup.kill()
@@ -439,6 +474,42 @@ class SandboxedProcess:
                 os.killpg(self.pid, signal.SIGKILL)
             self._launcher.watchdog.kill_tree(self.pid)
 
+    def _await_sweep(self, timeout: float) -> None:
+        """Wait until the sweeper has exited (its sweep done), at most ``timeout`` seconds."""
+        pidfd = self._sweeper_pidfd
+        if self._swept or pidfd is None:
+            return
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        # A pidfd turns readable once its process has exited (poll() resumes by itself
+        # after a signal, with what is left of the timeout).
+        if poller.poll(max(0.0, timeout) * 1000):
+            self._swept = True
+            return
+        self._sweep_from_host(timeout)
+
+    def _sweep_from_host(self, waited: float) -> None:
+        target = self.sweep_target
+        left = sweeper.survivors(target) if target is not None else ()
+        outcome = "none is marked any more"
+        if target is not None and left:
+            try:
+                killed = sweeper.sweep(target, timeout=1.0).killed
+                outcome = f"the host killed {list(killed)} itself"
+            except (OSError, TimeoutError) as exc:
+                outcome = f"the host could not kill them either: {exc}"
+        _log.error(
+            "the sweeper (pid %s) of sandboxed process %d (%s) did not finish within %g s; "
+            "processes still carrying its mark: %s; %s",
+            self.sweeper_pid,
+            self.pid,
+            self.extension_id,
+            waited,
+            list(left) or "none",
+            outcome,
+            extra={"pid": self.pid, "sweeper_pid": self.sweeper_pid, "survivors": list(left)},
+        )
+
     def stats(self) -> cgroups.CgroupStats | WatchdogStats | None:
         """Resource figures: from the cgroup, else from the watchdog, else ``None``."""
         if self.cgroup is not None:
@@ -446,7 +517,13 @@ class SandboxedProcess:
         return self._launcher.watchdog.stats(self.pid)
 
     def close(self, timeout: float = 5.0) -> int | None:
-        """Kill the tree if still running, wait, remove the cgroup, release the pidfd.
+        """Kill the tree if still running, wait, remove the cgroup, release the pidfds.
+
+        Returns once the child has exited and its sweeper is done: nothing it started
+        is left, ``setsid`` escapees included (see :meth:`kill`).
+
+        Args:
+            timeout: Seconds to wait for the child's exit, and then for the sweep.
 
         Returns:
             The exit code, or ``None`` if it could not be learnt.
@@ -458,21 +535,26 @@ class SandboxedProcess:
         code: int | None = None
         try:
             if self.returncode is None:
-                self.kill()
+                self._kill_now()
             code = self.wait(timeout)
         except (TimeoutError, LauncherError):
             code = self.returncode
         finally:
-            if self.cgroup is not None:
-                self.cgroup.kill()
-                self.cgroup.remove()
-            else:
-                self._launcher.watchdog.kill_tree(self.pid)
-            self._launcher.watchdog.unregister(self.pid)
-            if self.pidfd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self.pidfd)
+            try:
+                if self.cgroup is not None:
+                    self.cgroup.kill()
+                    self.cgroup.remove()
+                else:
+                    self._launcher.watchdog.kill_tree(self.pid)
+                self._await_sweep(timeout)
+            finally:
+                self._launcher.watchdog.unregister(self.pid)
+                for fd in (self.pidfd, self._sweeper_pidfd):
+                    if fd is not None:
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
                 self.pidfd = None
+                self._sweeper_pidfd = None
         return code
 
     def __enter__(self) -> SandboxedProcess:
@@ -681,10 +763,16 @@ class Launcher:
     def _launch_locked(self) -> _Server:
         """Start a new fork server (``_state`` held); it announces itself with ``Ready``."""
         host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        caps = self.caps
         config = ZygoteConfig(
             host_pid=os.getpid(),
             allowed_targets=tuple(sorted(self.allowed_targets)),
             sys_path=tuple(_zygote_sys_path()),
+            # A non-root host reads its children's memory figures through a user
+            # namespace it owns (see the zygote module); root needs none.
+            leave_user_namespace=os.readlink("/proc/self/ns/user")
+            if not caps.is_root and caps.user_namespaces
+            else None,
         )
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         try:
@@ -893,10 +981,18 @@ class Launcher:
             server.ready.set()
             for target, error in reply.errors.items():
                 _log.error("allowed target %s cannot be imported: %s", target, error)
+            if reply.user_namespace_error is not None:
+                _log.warning(
+                    "the sandbox fork server could not enter a user namespace of its own "
+                    "(%s): without cgroups, the watchdog counts memory that forked "
+                    "processes share once per process",
+                    reply.user_namespace_error,
+                )
         elif isinstance(reply, Exited):
             server.children.discard(reply.pid)
             self._record_exits([reply.pid], reply.returncode, None)
         else:
+            named: dict[str, int] = {}
             if isinstance(reply, Spawned):
                 server.children.add(reply.pid)
                 # The pid may be a recycled one: forget the exit of its previous owner
@@ -904,19 +1000,24 @@ class Launcher:
                 with self._exit_cond:
                     self._exits.pop(reply.pid, None)
                     self._lost.pop(reply.pid, None)
+                named = dict(zip(reply.attached, fds, strict=False))
+            # Whatever is not named is not ours to keep.
+            for fd in fds:
+                if fd not in named.values():
+                    os.close(fd)
             pending = server.pending.pop(reply.id, None)
             if pending is None:
-                # A reply after start() gave up: nobody owns that child, end it.
-                if isinstance(reply, Spawned) and fds:
+                # A reply after start() gave up: nobody owns that child, end it (its
+                # sweeper then sweeps, on its own).
+                if "pidfd" in named:
                     with contextlib.suppress(OSError):
-                        signal.pidfd_send_signal(fds[0], signal.SIGKILL)
-                for fd in fds:
+                        signal.pidfd_send_signal(named["pidfd"], signal.SIGKILL)
+                for fd in named.values():
                     os.close(fd)
                 return "ok"
             pending.reply = reply
-            pending.pidfd = fds[0] if fds else None
-            for fd in fds[1:]:
-                os.close(fd)
+            pending.pidfd = named.get("pidfd")
+            pending.sweeper_pidfd = named.get("sweeper")
             pending.event.set()
         return "ok"
 
@@ -1247,7 +1348,14 @@ class Launcher:
                     details={"step": reply.step, "returncode": reply.returncode},
                 )
             process = SandboxedProcess(
-                self, server, reply, pending.pidfd, extension_id, enforcement, group
+                self,
+                server,
+                reply,
+                pending.pidfd,
+                extension_id,
+                enforcement,
+                group,
+                sweeper_pidfd=pending.sweeper_pidfd,
             )
             self._processes[reply.pid] = process
             with self._selector_lock:
@@ -1288,7 +1396,12 @@ class Launcher:
             self._closing = True
             self._restart_at = None
             self._state.notify_all()
-        for process in list(self._processes.values()):
+        processes = list(self._processes.values())
+        # Every tree is killed first, then each is waited for: the sweeps run side by side.
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process._kill_now()
+        for process in processes:
             with contextlib.suppress(Exception):
                 process.close(timeout)
         self.watchdog.stop()

@@ -182,7 +182,11 @@ class KernelCapabilities(msgspec.Struct, frozen=True, kw_only=True):
         else:
             nproc_fallback = "no limit: user namespaces are unavailable"
         for name, controller, fallback in (
-            ("memory", "memory", "RLIMIT_DATA per process + RSS watchdog for the tree"),
+            (
+                "memory",
+                "memory",
+                "RLIMIT_DATA per process + watchdog for the tree (PSS-confirmed kill)",
+            ),
             ("cpu-share", "cpu", "SIGSTOP/SIGCONT watchdog"),
             ("process-count", "pids", nproc_fallback),
             ("tree-kill", "pids", "watchdog-tracked descendants (best effort)"),

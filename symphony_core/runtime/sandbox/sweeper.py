@@ -39,6 +39,12 @@ allocated in increasing order, so a process forked during the sweep always lands
 range checked after it; a wrap-around of the pid counter makes the pass count as
 unclean. The sweep ends with a pass that found no live marked process.
 
+The host waits for it: the child names its sweeper (and the mark) in its boot report,
+the fork server — by then the sweeper's parent, as a child subreaper — opens a pidfd of
+it and hands it over, and ``SandboxedProcess.kill()``/``close()`` return once that pidfd
+is readable, i.e. once the sweep is done (see :mod:`.zygote` and :mod:`.launcher`).
+:func:`survivors` names what is left if a sweep does not finish in time.
+
 The sweeper process is protected from the extension: it is outside the extension's
 Landlock domain (signals to it are refused by Landlock's scoping) and its pid is one of
 the seccomp filter's protected pids. As root it keeps ``CAP_KILL`` only (a child that
@@ -72,6 +78,7 @@ __all__ = [
     "projid_map_text",
     "read_projid_map",
     "start",
+    "survivors",
     "sweep",
 ]
 
@@ -256,6 +263,22 @@ def _kill_cgroup(procs_files: tuple[str, ...], killed: set[int]) -> bool:
         finally:
             os.close(pidfd)
     return False
+
+
+def survivors(target: SweepTarget) -> tuple[int, ...]:
+    """Return the live processes that carry ``target``'s mark now (one look, no kill).
+
+    For reports: a process forked while ``/proc`` is being listed may be missed, which
+    :func:`sweep` never does.
+    """
+    found: set[int] = set()
+    if target.namespace_token:
+        expected = _expected(target.namespace_token)
+        found.update(pid for pid in _listing() if read_projid_map(pid) == expected and _alive(pid))
+    if target.cgroup_procs:
+        found.update(pid for pid in _cgroup_members(target.cgroup_procs) if _alive(pid))
+    found.discard(os.getpid())
+    return tuple(sorted(found))
 
 
 def sweep(target: SweepTarget, *, timeout: float = _SWEEP_TIMEOUT) -> SweepResult:

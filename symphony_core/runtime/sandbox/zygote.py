@@ -10,9 +10,26 @@ Protocol (each message one packet, msgpack, tagged unions below):
 
 * host → zygote: :class:`SpawnRequest` with the IPC socket, audit pipe and stderr
   descriptors attached (``SCM_RIGHTS``), or :class:`Shutdown`;
-* zygote → host: :class:`Ready` once after start, :class:`Spawned` (with a pidfd of the
-  child attached) or :class:`SpawnFailed` per request, :class:`Exited` whenever a
-  spawned child ends (the zygote is its parent and reaps it).
+* zygote → host: :class:`Ready` once after start, :class:`Spawned` (with pidfds of the
+  child and of its sweeper attached) or :class:`SpawnFailed` per request,
+  :class:`Exited` whenever a spawned child ends (the zygote is its parent and reaps it).
+
+The sweeper's pidfd is opened here, race-free: the child names its sweeper in its boot
+report, written before any untrusted code runs; by then the sweeper is the zygote's own
+child (the zygote is a child subreaper, and the intermediate process between them has
+exited), and the zygote reaps children only between requests, so the pid cannot have
+been reused when ``pidfd_open`` runs. The host waits on that pidfd when it closes the
+process: once it is readable, the sweep is done (see :mod:`.sweeper`).
+
+On a non-root host the zygote runs in a user namespace of its own (uid and gid mapped
+to themselves, every project id too), entered before it runs itself anew: the memory
+of a process belongs to the user namespace it was executed in, its children's too,
+and the host owns this one. So the host may read the ``smaps_rollup`` of sandboxed
+processes even though they are not dumpable — their proportional set size, which the
+watchdog needs to count memory shared copy-on-write once (see :mod:`.watchdog`). Other
+processes gain nothing: the children hold no capability in that namespace (the zygote
+itself holds none after running itself anew as a non-root user), and the extension's
+own user namespace is nested below it.
 
 The zygote dies with the host (``PR_SET_PDEATHSIG`` and end-of-file on its socket) and
 then kills every child it made, their cgroups' members included. It is a child
@@ -37,7 +54,7 @@ from typing import Any
 
 import msgspec
 
-from symphony_core.runtime.sandbox import syscalls
+from symphony_core.runtime.sandbox import netns, syscalls
 from symphony_core.runtime.sandbox.boot import (
     BOOT_FAILED,
     BootReport,
@@ -45,6 +62,7 @@ from symphony_core.runtime.sandbox.boot import (
     boot,
     resolve_target,
 )
+from symphony_core.runtime.sandbox.sweeper import SweepTarget
 
 __all__ = [
     "MAX_MESSAGE",
@@ -65,6 +83,8 @@ MAX_MESSAGE = 1 << 20
 _BOOT_TIMEOUT = 10.0
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+#: Every project id mapped to itself (``(u32)-1`` is not an id).
+_IDENTITY_PROJID_MAP = "0 0 4294967295\n"
 
 
 class ZygoteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,11 +94,15 @@ class ZygoteConfig(msgspec.Struct, frozen=True, kw_only=True):
         host_pid: The host's pid; the zygote exits if its parent is anyone else.
         allowed_targets: The only ``module:function`` callables a child may run.
         sys_path: Import path of the zygote (the host's, minus its script directory).
+        leave_user_namespace: The host's user namespace (``user:[inode]``), set by a
+            non-root host: a zygote that finds itself in it moves into a user namespace
+            of its own and runs itself anew there (see the module docstring).
     """
 
     host_pid: int
     allowed_targets: tuple[str, ...]
     sys_path: tuple[str, ...] = ()
+    leave_user_namespace: str | None = None
 
 
 class SpawnRequest(msgspec.Struct, frozen=True, kw_only=True, tag="spawn"):
@@ -107,28 +131,40 @@ class Ready(msgspec.Struct, frozen=True, kw_only=True, tag="ready"):
         startup_ms: Time from interpreter start to ready.
         preloaded: Target modules imported ahead of time.
         errors: Allowed targets that failed to import, with the reason.
+        user_namespace: The zygote's user namespace (``user:[inode]``).
+        user_namespace_error: Why it could not leave the host's user namespace when
+            asked to (``None``: it did, or was not asked).
     """
 
     pid: int
     startup_ms: float
     preloaded: tuple[str, ...] = ()
     errors: dict[str, str] = msgspec.field(default_factory=dict)
+    user_namespace: str = ""
+    user_namespace_error: str | None = None
 
 
 class Spawned(msgspec.Struct, frozen=True, kw_only=True, tag="spawned"):
-    """A child booted successfully (its pidfd is attached).
+    """A child booted successfully (pidfds attached as named by ``attached``).
 
     Attributes:
         id: The request id.
         pid: The child's pid.
         boot_ms: Fork to ready, in the zygote's view.
         step_ms: Time of each boot step.
+        sweeper_pid: The child's sweeper, if it has one.
+        sweep_target: What marks the child's processes, if it has a sweeper.
+        attached: What the attached descriptors are, in order: ``pidfd`` (the child's),
+            ``sweeper`` (its sweeper's).
     """
 
     id: int
     pid: int
     boot_ms: float
     step_ms: dict[str, float] = msgspec.field(default_factory=dict)
+    sweeper_pid: int | None = None
+    sweep_target: SweepTarget | None = None
+    attached: tuple[str, ...] = ()
 
 
 class SpawnFailed(msgspec.Struct, frozen=True, kw_only=True, tag="failed"):
@@ -169,6 +205,15 @@ class _Stop(Exception):
     def __init__(self, signum: int | None = None) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _read_report(fd: int, deadline: float) -> BootReport | None:
@@ -268,17 +313,26 @@ class _Zygote:
             os.close(read_end)
         boot_ms = (time.perf_counter() - start) * 1000
         if report is not None and report.ok:
+            attached: dict[str, int] = {}
             try:
-                pidfd = os.pidfd_open(pid)
-            except OSError:
-                pidfd = -1
-            self.children[pid] = request.boot
-            reply = Spawned(id=request.id, pid=pid, boot_ms=boot_ms, step_ms=report.step_ms)
-            try:
-                self.send(reply, [pidfd] if pidfd >= 0 else None)
+                for name, target in (("pidfd", pid), ("sweeper", report.sweeper_pid)):
+                    fd = self.child_pidfd(target) if target is not None else None
+                    if fd is not None:
+                        attached[name] = fd
+                self.children[pid] = request.boot
+                reply = Spawned(
+                    id=request.id,
+                    pid=pid,
+                    boot_ms=boot_ms,
+                    step_ms=report.step_ms,
+                    sweeper_pid=report.sweeper_pid,
+                    sweep_target=report.sweep_target,
+                    attached=tuple(attached),
+                )
+                self.send(reply, list(attached.values()))
             finally:
-                if pidfd >= 0:
-                    os.close(pidfd)
+                for fd in attached.values():
+                    os.close(fd)
             return
         if report is None:
             with contextlib.suppress(ProcessLookupError):
@@ -295,6 +349,22 @@ class _Zygote:
                 returncode=os.waitstatus_to_exitcode(status),
             )
         )
+
+    def child_pidfd(self, pid: int) -> int | None:
+        """Return a pidfd of ``pid``, our own child not reaped yet; ``None`` if it is not one.
+
+        Only :meth:`reap` and :meth:`kill_all` reap, never while a request is handled:
+        a child of ours named during a request cannot have been replaced by a process
+        that reuses its pid. The parent is checked once the pidfd pins the process.
+        """
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            return None
+        if _parent_of(pid) != self.pid:
+            os.close(pidfd)
+            return None
+        return pidfd
 
     def reap(self) -> None:
         while True:
@@ -367,6 +437,32 @@ class _Zygote:
             self.kill_all()
 
 
+def _run_in_own_user_namespace(host_namespace: str) -> str:
+    """Enter a new user namespace (ids mapped to themselves), then run this program anew.
+
+    Only a program executed in the namespace has its memory belong to it. The new
+    program finds itself outside ``host_namespace`` and goes on.
+
+    Returns:
+        Why the namespace could not be made, when the kernel refused it (nothing
+        changed: the zygote serves from the host's namespace; the sandbox does not
+        depend on it, the watchdog then counts shared memory once per process).
+
+    Raises:
+        OSError: The namespace was made but not completed, or the program could not be
+            run anew: the zygote must not serve from a half-made state, it exits.
+    """
+    if not sys.executable:
+        return "the interpreter's path is unknown: it cannot be run anew"
+    try:
+        netns.enter_new_userns(projid_map=_IDENTITY_PROJID_MAP)
+    except OSError as exc:
+        if os.readlink("/proc/self/ns/user") != host_namespace:
+            raise
+        return f"{type(exc).__name__}: {exc}"
+    os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - this very program, its own argv
+
+
 def _terminate(signum: int, _frame: Any) -> None:
     raise _Stop(signum)
 
@@ -380,6 +476,11 @@ def main(control_fd: int, config_json: str, started: float) -> None:
         started: ``time.perf_counter()`` at interpreter start, for the start-up figure.
     """
     config = msgspec.json.decode(config_json, type=ZygoteConfig)
+    namespace_error: str | None = None
+    if config.leave_user_namespace is not None and (
+        os.readlink("/proc/self/ns/user") == config.leave_user_namespace
+    ):
+        namespace_error = _run_in_own_user_namespace(config.leave_user_namespace)
     syscalls.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != config.host_pid:
         return
@@ -402,6 +503,8 @@ def main(control_fd: int, config_json: str, started: float) -> None:
             startup_ms=(time.perf_counter() - started) * 1000,
             preloaded=tuple(preloaded),
             errors=errors,
+            user_namespace=os.readlink("/proc/self/ns/user"),
+            user_namespace_error=namespace_error,
         )
     )
     try:
