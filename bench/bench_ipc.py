@@ -18,6 +18,11 @@ the peer splits the answer into its 64 results, one batch at a time as well. Tha
 the least any batching protocol does (the caller gets 64 separate answers, as from
 ``call_batch``); ours also decodes, validates and dispatches every message.
 
+The same round trips and batches are then measured again with the placement fixed —
+every process on one core, or the children on the other core — because on a small VM
+the unpinned rows mostly say where the scheduler happened to put each pair (a
+cross-core wake-up costs ~45 µs, for the bare pipe as for us).
+
 Run: ``uv run python bench/bench_ipc.py`` (``--quick`` for a short run).
 """
 
@@ -287,8 +292,8 @@ def pid_of(side: PipePeer | BlockingOurs | BusOurs) -> int:
     return pid
 
 
-def pinned_batched(n: int, *, one_core: bool) -> dict[str, float] | None:
-    """Batched throughput with the placement fixed instead of left to the scheduler.
+def pinned_batched(n: int, n_rtt: int, *, one_core: bool) -> dict[str, float] | None:
+    """Round trips and batched throughput with the placement fixed, not left to chance.
 
     ``one_core``: the bench process and every child on the same core (each round trip
     is then pure CPU time of both ends); otherwise the children on a second core (each
@@ -308,6 +313,9 @@ def pinned_batched(n: int, *, one_core: bool) -> dict[str, float] | None:
         out: dict[str, float] = {}
         for name, side in sides.items():
             side.rtt_samples(300)
+            samples = sorted(side.rtt_samples(n_rtt))
+            out[f"{name}_p50"] = samples[len(samples) // 2] * 1e6
+            out[f"{name}_p99"] = samples[int(len(samples) * 0.99)] * 1e6
             out[name] = max(side.batched(n, BATCH) for _ in range(3))
         return out
     finally:
@@ -357,8 +365,8 @@ def main() -> None:
             for side in sides.values():
                 side.close()
     median = {k: statistics.median(v) for k, v in tput.items()}
-    one_core = pinned_batched(n_tput, one_core=True)
-    two_cores = pinned_batched(n_tput, one_core=False)
+    one_core = pinned_batched(n_tput, n_rtt, one_core=True)
+    two_cores = pinned_batched(n_tput, n_rtt, one_core=False)
 
     pipe = "multiprocessing.Pipe echo"
     rows = [
@@ -438,6 +446,18 @@ def main() -> None:
     for label, pinned in (("one core", one_core), ("two cores", two_cores)):
         if pinned is None:
             continue
+        for name in ("blocking", "bus"):
+            for q, target in (("p50", "< 60 µs, ≤ 2x peer"), ("p99", "< 250 µs, ≤ 2x peer")):
+                rows.append(
+                    Row(
+                        f"round trip {q}, {name}, pinned to {label}",
+                        pinned[f"{name}_{q}"],
+                        pinned[f"pipe_{q}"],
+                        "µs",
+                        target,
+                        f"{pipe} on {label}",
+                    )
+                )
         for name, what in (("blocking", "blocking"), ("bus", "bus")):
             rows.append(
                 Row(
