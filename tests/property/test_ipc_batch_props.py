@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 from typing import Any
 
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from ipc_values import normalise, params_of, values_of
 
 from symphony_core.ipc import ProtocolError, decode_message, encode_message
 from symphony_core.ipc.batches import BatchWaiter, Chunk, ChunkTable
@@ -25,45 +25,11 @@ from symphony_core.ipc.protocol import (
 
 MAX_ID = 2**63 - 1
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20)
-    | st.binary(max_size=40)
-)
-values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-params = (
-    st.none()
-    | st.lists(values, max_size=4)
-    | st.dictionaries(st.text(max_size=8), values, max_size=4)
-)
+values = values_of(text=20, binary=40, items=4, leaves=12)
+params = params_of(values, items=4, key=8)
 word = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
 methods = st.sampled_from(["echo", "add", "a.b"]) | word
 ids = st.integers(0, MAX_ID)
-
-
-def normalise(value: Any) -> Any:
-    """Floats compare by bits (so -0.0 and 0.0 differ, as they do on the wire)."""
-    if isinstance(value, float):
-        return ("float", math.copysign(1.0, value), value)
-    if isinstance(value, list | tuple):
-        return [normalise(v) for v in value]
-    if isinstance(value, dict):
-        return {k: normalise(v) for k, v in value.items()}
-    if isinstance(value, msgspec.Struct):
-        return (
-            type(value).__name__,
-            *(normalise(getattr(value, f)) for f in value.__struct_fields__),
-        )
-    return value
 
 
 @st.composite

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any
 
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from ipc_values import normalise, params_of, values_of
 
 from symphony_core.ipc import FrameDecoder, ProtocolError, decode_message, encode_message
 from symphony_core.ipc.framing import encode_frame
@@ -34,22 +34,8 @@ from symphony_core.ipc.protocol import (
 from symphony_core.ipc.topics import TopicRouter
 from symphony_core.ports.topics import topic_matches
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=30)
-    | st.binary(max_size=60)
-)
-values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
-    ),
-    max_leaves=25,
-)
-params = st.none() | st.lists(values, max_size=5) | st.dictionaries(st.text(max_size=10), values)
+values = values_of(text=30, binary=60, items=5, leaves=25)
+params = params_of(values, items=5, key=10)
 ids = st.integers(0, 2**63 - 1)
 counts = st.integers(0, 2**63 - 1)
 positive = st.integers(1, 2**31 - 1)
@@ -90,22 +76,6 @@ messages = st.one_of(
     st.builds(Unsubscribe, names),
     st.builds(Goodbye, short_text),
 )
-
-
-def normalise(value: Any) -> Any:
-    """Floats compare by bits (so -0.0 and 0.0 differ, as they do on the wire)."""
-    if isinstance(value, float):
-        return ("float", math.copysign(1.0, value), value)
-    if isinstance(value, list):
-        return [normalise(v) for v in value]
-    if isinstance(value, dict):
-        return {k: normalise(v) for k, v in value.items()}
-    if isinstance(value, msgspec.Struct):
-        return (
-            type(value).__name__,
-            *(normalise(getattr(value, f)) for f in value.__struct_fields__),
-        )
-    return value
 
 
 @settings(max_examples=300, deadline=None)

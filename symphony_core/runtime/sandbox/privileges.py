@@ -48,18 +48,6 @@ _SECUREBITS = 0b1110_1111
 _EPERM = 1
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = (
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    )
-
-
 class PrivilegeResult(msgspec.Struct, frozen=True, kw_only=True):
     """The privileges a process has after :func:`drop`.
 
@@ -112,8 +100,8 @@ def _drop_capabilities() -> None:
         if exc.errno != _EPERM:
             raise
     syscalls.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
-    header = _CapHeader(version=_CAPABILITY_VERSION_3, pid=0)
-    data = (_CapData * 2)()
+    header = syscalls.CapHeader(version=_CAPABILITY_VERSION_3, pid=0)
+    data = (syscalls.CapData * 2)()
     capset = syscalls.libc().capset
     capset.restype = ctypes.c_int
     syscalls.check(int(capset(ctypes.byref(header), ctypes.byref(data))), "capset")

@@ -323,18 +323,6 @@ def sweep(target: SweepTarget, *, timeout: float = _SWEEP_TIMEOUT) -> SweepResul
         time.sleep(0.001)
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = (
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    )
-
-
 def _keep_only_cap_kill() -> None:
     # Root's sweeper: CAP_KILL (a dedicated-uid child must stay killable) and nothing else.
     # The cgroup files it writes belong to root, which needs no capability to write them.
@@ -353,8 +341,8 @@ def _keep_only_cap_kill() -> None:
                 raise
             break
     syscalls.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
-    header = _CapHeader(version=_CAPABILITY_VERSION_3, pid=0)
-    data = (_CapData * 2)()
+    header = syscalls.CapHeader(version=_CAPABILITY_VERSION_3, pid=0)
+    data = (syscalls.CapData * 2)()
     data[0].effective = data[0].permitted = 1 << _CAP_KILL
     capset = syscalls.libc().capset
     capset.restype = ctypes.c_int

@@ -19,6 +19,8 @@ import platform
 
 __all__ = [
     "AUDIT_ARCH",
+    "CapData",
+    "CapHeader",
     "MACHINE",
     "SYSCALLS",
     "check",
@@ -29,6 +31,23 @@ __all__ = [
 ]
 
 MACHINE = platform.machine()
+
+
+class CapHeader(ctypes.Structure):
+    """``struct __user_cap_header_struct`` of ``capget``/``capset``."""
+
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class CapData(ctypes.Structure):
+    """``struct __user_cap_data_struct``: one 32-bit word of each capability set."""
+
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
 
 #: ``AUDIT_ARCH_*`` value the kernel puts in ``seccomp_data.arch`` for this machine.
 AUDIT_ARCH: int | None = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}.get(MACHINE)
