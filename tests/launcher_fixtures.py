@@ -6,22 +6,13 @@ scoped launcher and the same after-test check with one definition.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Iterator
 
-import psutil
 import pytest
 
-from symphony_core.runtime.sandbox import cgroups
 from symphony_core.runtime.sandbox.launcher import Launcher
 from symphony_core.runtime.sandbox.probe import probe_kernel
-from symphony_core.testing.sandbox import (
-    Recorder,
-    accepted_weakenings,
-    own_cgroups,
-    zygote_children,
-)
+from symphony_core.testing.sandbox import Recorder, accepted_weakenings, assert_no_leftovers
 
 __all__ = ["launcher", "no_leftovers", "recorder"]
 
@@ -47,19 +38,5 @@ def launcher(recorder: Recorder) -> Iterator[Launcher]:
 def no_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test: no sandbox cgroup of ours and no process under the fork server."""
     yield
-    deadline = time.monotonic() + 3.0
-    while True:
-        groups = own_cgroups()
-        procs: list[psutil.Process] = []
-        if "launcher" in request.fixturenames:
-            procs = zygote_children(request.getfixturevalue("launcher"))
-        if not groups and not procs:
-            return
-        if time.monotonic() > deadline:
-            # Clean up first so one failure does not cascade into every later test.
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    proc.kill()
-            cgroups.sweep_stale(include_own=True)
-            raise AssertionError(f"leftovers after the test: cgroups {groups}, processes {procs}")
-        time.sleep(0.02)
+    launcher = request.getfixturevalue("launcher") if "launcher" in request.fixturenames else None
+    assert_no_leftovers(launcher)

@@ -2,12 +2,14 @@
 
 Used by Symphony's own sandbox and attack tests, and usable by an extension's tests:
 :class:`Recorder` collects the sandbox's audit records, :func:`own_cgroups` and
-:func:`zygote_children` find what a test left behind, and the ``*_unavailable``
+:func:`zygote_children` find what a test left behind (:func:`assert_no_leftovers` waits
+for them to go, and cleans up before failing), and the ``*_unavailable``
 functions give the true reason a test cannot run on this machine (or ``None``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -24,6 +26,7 @@ from symphony_core.runtime.sandbox.probe import KernelCapabilities
 __all__ = [
     "Recorder",
     "accepted_weakenings",
+    "assert_no_leftovers",
     "cgroup_unavailable",
     "own_cgroups",
     "process_limit_unavailable",
@@ -81,9 +84,42 @@ def zygote_children(launcher: Launcher) -> list[psutil.Process]:
     if pid is None:
         return []
     try:
-        return [p for p in psutil.Process(pid).children(recursive=True) if p.status() != "zombie"]
+        children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    out = []
+    for child in children:
+        # A child may end between the listing and this look: it is simply not left over.
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child)
+    return out
+
+
+def assert_no_leftovers(launcher: Launcher | None, timeout: float = 3.0) -> None:
+    """Wait until no sandbox cgroup of ours and no process under the fork server is left.
+
+    Args:
+        launcher: Whose fork server's children to check (``None``: cgroups only).
+        timeout: Seconds to wait for them to go.
+
+    Raises:
+        AssertionError: Something is still there after ``timeout``; it is killed and
+            swept first, so one failing test does not make every later one fail.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        groups = own_cgroups()
+        procs = zygote_children(launcher) if launcher is not None else []
+        if not groups and not procs:
+            return
+        if time.monotonic() > deadline:
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+            cgroups.sweep_stale(include_own=True)
+            raise AssertionError(f"leftovers after the test: cgroups {groups}, processes {procs}")
+        time.sleep(0.02)
 
 
 def accepted_weakenings(caps: KernelCapabilities) -> tuple[str, ...]:

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import textwrap
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import psutil
 
 from symphony_core.config import Config
 from symphony_core.extension import ExtensionRecord
 from symphony_core.manifest.model import ExtensionInfo, Limits, Manifest, NodeType, Port
 from symphony_core.runtime.crossing import EXTHOST_TARGET
-from symphony_core.runtime.sandbox import cgroups
 from symphony_core.runtime.sandbox.launcher import AuditRecord, Launcher
 from symphony_core.runtime.sandbox.policy import SandboxProfile, Weakening
 from symphony_core.runtime.sandbox.probe import probe_kernel
 from symphony_core.runtime.sandboxed import default_profile
+from symphony_core.testing.sandbox import assert_no_leftovers as assert_no_leftovers
 
 SPECS_MODULE = "symprobe_specs"
 
@@ -148,51 +144,3 @@ class AuditLog:
             for r in list(self.records)
             if extension_id is None or r.extension_id == extension_id
         ]
-
-
-def own_cgroups() -> list[Path]:
-    """Sandbox cgroups created by this process that still exist."""
-    support = cgroups.discover(try_create=False)
-    parents = {Path(c.directory) for c in support.controllers.values() if c.directory}
-    if support.accounting_dir:
-        parents.add(Path(support.accounting_dir))
-    found: list[Path] = []
-    for parent in parents:
-        found += [p for p in parent.glob(f"symphony-{os.getpid()}-*") if p.is_dir()]
-    return found
-
-
-def zygote_children(launcher: Launcher) -> list[psutil.Process]:
-    """Live processes below the launcher's fork server."""
-    pid = launcher.server_pid
-    if pid is None:
-        return []
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    out = []
-    for child in children:
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                out.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-def assert_no_leftovers(launcher: Launcher | None, timeout: float = 3.0) -> None:
-    """Fail (after cleaning up) if a sandbox cgroup or process of ours is still there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        groups = own_cgroups()
-        procs = zygote_children(launcher) if launcher is not None else []
-        if not groups and not procs:
-            return
-        if time.monotonic() > deadline:
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    proc.kill()
-            cgroups.sweep_stale(include_own=True)
-            raise AssertionError(f"leftovers after the test: cgroups {groups}, processes {procs}")
-        time.sleep(0.02)
